@@ -1,0 +1,51 @@
+import { createWriteStream } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import type { Readable } from 'node:stream'
+import { createWhirlpool } from 'hash-wasm'
+import { newBlobId } from './ids.js'
+import type { StagedBlob } from './account.js'
+
+export type StageResult = ({ overflow: false } & StagedBlob) | { overflow: true; size: number }
+
+/**
+ * Stream `source` into a temp file under `tmpDir` while hashing it with Whirlpool, chunk by
+ * chunk (a 4 GiB upload never sits in memory). Past `maxSize` the rest is read and dropped so
+ * the request can still be answered.
+ */
+export async function stageStream(source: Readable, tmpDir: string, maxSize = Number.POSITIVE_INFINITY): Promise<StageResult> {
+  const hasher = await createWhirlpool()
+  hasher.init()
+  const tempPath = join(tmpDir, `${newBlobId()}.part`)
+  const out = createWriteStream(tempPath)
+  let size = 0
+  let overflow = false
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      size += chunk.length
+      if (overflow) continue
+      if (size > maxSize) {
+        overflow = true
+        continue
+      }
+      hasher.update(chunk)
+      if (!out.write(chunk)) await once(out, 'drain')
+    }
+    out.end()
+    await once(out, 'finish')
+  } catch (error) {
+    out.destroy()
+    await rm(tempPath, { force: true })
+    throw error
+  }
+  if (overflow) {
+    await rm(tempPath, { force: true })
+    return { overflow: true, size }
+  }
+  return { overflow: false, tempPath, size, whirlpool: hasher.digest('hex') }
+}
+
+export async function discardStaged(staged: StagedBlob): Promise<void> {
+  await rm(staged.tempPath, { force: true })
+}
