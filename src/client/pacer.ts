@@ -1,0 +1,208 @@
+/**
+ * One pacer for every call to the 1fichier API host.
+ *
+ * 1fichier bans clients that call too often: about 3 calls/s overall, one listing per folder
+ * per 30 s, user/info about once a minute, and a flood answer (HTTP 403 `#374`/`#412`) locks the
+ * caller out for a while. So, before each call:
+ *   1. a listing waits for its folder's gate and user/info for its own gate,
+ *   2. every call then books a slot on the global gate, spaced by at least `minIntervalMs`
+ *      (rclone's 400 ms by default), more after transient errors.
+ * After a flood answer the global gate is held for a long cool-down (>= 30 s, doubling while
+ * floods repeat) and the call is retried; transient errors back off with jitter; final errors
+ * are thrown at once.
+ *
+ * Gates live in a GateStore so that several processes on one machine can share them.
+ */
+import { MemoryGateStore, type GateStore } from './gate-store.js'
+import { backoffDelay, classify, floodCooldown } from './retry.js'
+
+export interface PacerOptions {
+  /** Minimum spacing between two API calls (rclone: 400 ms). */
+  minIntervalMs: number
+  /** Spacing right after a transient error; it decays back to the minimum on success. */
+  maxIntervalMs: number
+  /** One listing per folder per this interval (1fichier: 30 s). */
+  listingIntervalMs: number
+  /** One user/info per this interval (1fichier: 1 min per IP). */
+  userInfoIntervalMs: number
+  /** First flood cool-down (>= 30 s against the real service); doubles while floods repeat. */
+  floodCooldownMs: number
+  maxFloodCooldownMs: number
+  /** Give up after this many flood answers in a row for one call. */
+  maxFloodRetries: number
+  /** Transient-error retries per call. */
+  maxRetries: number
+  backoffBaseMs: number
+  backoffMaxMs: number
+}
+
+export const DEFAULT_PACER_OPTIONS: PacerOptions = {
+  minIntervalMs: 400,
+  maxIntervalMs: 5_000,
+  listingIntervalMs: 30_000,
+  userInfoIntervalMs: 60_000,
+  floodCooldownMs: 30_000,
+  maxFloodCooldownMs: 10 * 60_000,
+  maxFloodRetries: 6,
+  maxRetries: 8,
+  backoffBaseMs: 500,
+  backoffMaxMs: 30_000,
+}
+
+/** Every duration divided by `scale`: for tests against an emulator started with --time-scale. */
+export function scalePacerOptions(options: PacerOptions, scale: number): PacerOptions {
+  if (scale === 1) return options
+  const scaled = { ...options }
+  for (const key of Object.keys(scaled) as Array<keyof PacerOptions>) {
+    if (key.endsWith('Ms')) scaled[key] = Math.max(1, Math.round(options[key] / scale))
+  }
+  return scaled
+}
+
+/** What a call needs besides the global slot. */
+export interface CallGate {
+  /** The folder id this call lists (folder/ls, file/ls). */
+  listing?: number
+  userInfo?: boolean
+}
+
+export interface PacerStats {
+  calls: number
+  callsLastMinute: number
+  retries: number
+  floods: number
+  /** When the current flood hold ends (0 if none). */
+  floodHoldUntil: number
+}
+
+export interface PacerDeps {
+  store?: GateStore
+  now?: () => number
+  sleep?: (ms: number) => Promise<void>
+  random?: () => number
+  /** Told about every retry decision, for logs. */
+  onRetry?: (event: { endpoint: string; kind: 'retry' | 'flood'; attempt: number; delayMs: number; error: unknown }) => void
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** Safety margin on the per-folder and user/info gates: clocks and networks are not exact. */
+function withMargin(ms: number): number {
+  return Math.ceil(ms * 1.05) + 20
+}
+
+export class Pacer {
+  readonly options: PacerOptions
+  private readonly store: GateStore
+  private readonly now: () => number
+  private readonly sleep: (ms: number) => Promise<void>
+  private readonly random: () => number
+  private readonly onRetry?: PacerDeps['onRetry']
+  private interval: number
+  private consecutiveFloods = 0
+  private totals = { calls: 0, retries: 0, floods: 0 }
+  private readonly recentCalls: number[] = []
+
+  constructor(options: Partial<PacerOptions> = {}, deps: PacerDeps = {}) {
+    this.options = { ...DEFAULT_PACER_OPTIONS, ...options }
+    this.store = deps.store ?? new MemoryGateStore()
+    this.now = deps.now ?? Date.now
+    this.sleep = deps.sleep ?? defaultSleep
+    this.random = deps.random ?? Math.random
+    this.onRetry = deps.onRetry
+    this.interval = this.options.minIntervalMs
+  }
+
+  /**
+   * Run `send` when the gates allow, retrying as the policy says. `send` receives the attempt
+   * number so that a non-idempotent call can recognise "already done" answers on a retry.
+   */
+  async run<T>(endpoint: string, gate: CallGate, send: (attempt: number) => Promise<T>): Promise<T> {
+    let transientRetries = 0
+    let floodRetries = 0
+    for (let attempt = 1; ; attempt++) {
+      await this.waitTurn(gate)
+      this.countCall()
+      try {
+        const result = await send(attempt)
+        this.onSuccess()
+        return result
+      } catch (error) {
+        const decision = classify(error)
+        if (decision === 'fail') throw error
+        if (decision === 'flood') {
+          this.totals.floods++
+          this.consecutiveFloods++
+          if (++floodRetries > this.options.maxFloodRetries) throw error
+          const delay = floodCooldown(this.consecutiveFloods, { baseMs: this.options.floodCooldownMs, maxMs: this.options.maxFloodCooldownMs })
+          this.store.holdUntil('api', this.now() + delay)
+          this.onRetry?.({ endpoint, kind: 'flood', attempt, delayMs: delay, error })
+        } else {
+          if (++transientRetries > this.options.maxRetries) throw error
+          this.interval = this.options.maxIntervalMs
+          const delay = backoffDelay(transientRetries, { baseMs: this.options.backoffBaseMs, maxMs: this.options.backoffMaxMs }, this.random)
+          this.onRetry?.({ endpoint, kind: 'retry', attempt, delayMs: delay, error })
+          await this.sleep(delay)
+        }
+        this.totals.retries++
+      }
+    }
+  }
+
+  /** True when a listing of `folderId` could start now without waiting for its gate. */
+  listingAllowedNow(folderId: number): boolean {
+    return this.store.heldUntil(`list:${folderId}`) <= this.now()
+  }
+
+  stats(): PacerStats {
+    this.trimRecent()
+    return {
+      ...this.totals,
+      callsLastMinute: this.recentCalls.length,
+      floodHoldUntil: this.store.heldUntil('api') > this.now() ? this.store.heldUntil('api') : 0,
+    }
+  }
+
+  private async waitTurn(gate: CallGate): Promise<void> {
+    const special = gate.listing !== undefined
+      ? { key: `list:${gate.listing}`, interval: withMargin(this.options.listingIntervalMs) }
+      : gate.userInfo ? { key: 'user-info', interval: withMargin(this.options.userInfoIntervalMs) } : undefined
+    for (;;) {
+      if (special) {
+        const free = this.store.heldUntil(special.key)
+        if (free > this.now()) await this.sleep(free - this.now())
+      }
+      await this.waitFor('api', this.interval)
+      // The per-folder (or user/info) gate is claimed only now, at the real start: a long wait
+      // for the global slot must not let two listings of one folder start too close.
+      if (!special || this.store.claim(special.key, this.now(), special.interval)) return
+    }
+  }
+
+  private async waitFor(key: string, interval: number): Promise<void> {
+    for (;;) {
+      const now = this.now()
+      const start = this.store.reserve(key, now, interval)
+      if (start > now) await this.sleep(start - now)
+      // A flood hold placed while we slept voids the slot: book again behind it.
+      if (this.store.heldUntil(key) <= this.now()) return
+    }
+  }
+
+  private onSuccess(): void {
+    this.consecutiveFloods = 0
+    // rclone's decay: the spacing shrinks to 3/4 per success, down to the minimum.
+    this.interval = Math.max(this.options.minIntervalMs, Math.round(this.interval * 0.75))
+  }
+
+  private countCall(): void {
+    this.totals.calls++
+    this.recentCalls.push(this.now())
+    this.trimRecent()
+  }
+
+  private trimRecent(): void {
+    const since = this.now() - 60_000
+    while (this.recentCalls.length > 0 && (this.recentCalls[0] ?? 0) < since) this.recentCalls.shift()
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The client under the service's real limits (time-scaled) and injected faults.
+ */
+import { randomBytes } from 'node:crypto'
+import { Readable } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { whirlpool } from 'hash-wasm'
+import { FichierClient } from '../../src/client/fichier-client.js'
+import { Pacer } from '../../src/client/pacer.js'
+import { startTestEmulator } from '../emulator/helpers.js'
+import { captureLog, collect, testClient } from '../support/client.js'
+
+const SCALE = 20
+const source = (name: string, data: Buffer) => ({ name, size: data.length, open: () => Readable.from([data]) })
+
+/** 200 calls fired at once: info calls, listings of a few folders again and again, user/info. */
+async function burst(client: FichierClient, folders: number[], fileUrl: string): Promise<PromiseSettledResult<unknown>[]> {
+  const calls: Array<Promise<unknown>> = []
+  for (let i = 0; i < 200; i++) {
+    if (i % 100 === 0) calls.push(client.accountInfo())
+    else if (i % 25 === 5) calls.push(client.listFolder(folders[i % 2] as number))
+    else calls.push(client.fileInfo(fileUrl))
+  }
+  return Promise.allSettled(calls)
+}
+
+describe('rate limits (emulator limits on, time-scaled x20)', () => {
+  it('a burst of 200 calls through the pacer causes no flood; without the pacer it does', async () => {
+    const t = await startTestEmulator({ rateLimits: true, timeScale: SCALE, floodLockMs: 60_000 })
+    try {
+      const setup = testClient(t.emu, { timeScale: SCALE })
+      const folders = [(await setup.mkdir(0, 'a')).id, (await setup.mkdir(0, 'b')).id]
+      const { uploaded } = await setup.upload(0, [source('x.txt', Buffer.from('x'))])
+      await setup.close()
+      t.emu.unlock()
+      t.emu.resetStats()
+
+      const paced = testClient(t.emu, { timeScale: SCALE })
+      const results = await burst(paced, folders, uploaded[0]?.url as string)
+      expect(results.filter((r) => r.status === 'rejected')).toEqual([])
+      expect(t.emu.stats().apiCalls).toBe(200)
+      expect(t.emu.stats().floods.total).toBe(0)
+      await paced.close()
+
+      t.emu.unlock()
+      t.emu.resetStats()
+      // The same burst with no spacing, no per-folder gate and no retry of floods.
+      const unpaced = testClient(t.emu, { timeScale: SCALE, pacer: { minIntervalMs: 0, listingIntervalMs: 0, userInfoIntervalMs: 0, maxFloodRetries: 0 } })
+      const unpacedResults = await burst(unpaced, folders, uploaded[0]?.url as string)
+      expect(t.emu.stats().floods.total).toBeGreaterThan(0)
+      expect(unpacedResults.some((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'FICHFS_FLOOD')).toBe(true)
+      await unpaced.close()
+    } finally {
+      await t.dispose()
+    }
+  })
+
+  it('after a forced flood it cools down and retries instead of hammering', async () => {
+    const t = await startTestEmulator({ rateLimits: true, timeScale: SCALE, floodLockMs: 30_000 })
+    try {
+      const client = testClient(t.emu, { timeScale: SCALE })
+      t.emu.setFaults({ floodNext: 1 })
+      const started = Date.now()
+      await client.accountInfo()
+      const waited = Date.now() - started
+      // The lock is 30 s / 20 = 1.5 s; the client's first cool-down is 30 s / 20 = 1.5 s too.
+      expect(waited).toBeGreaterThanOrEqual(1400)
+      const floods = t.emu.stats().floods
+      expect(floods.forced).toBe(1)
+      expect(floods.whileLocked).toBe(0)
+      expect(floods.triggered).toBe(0)
+      expect(client.pacer.stats().floods).toBe(1)
+      await client.close()
+    } finally {
+      await t.dispose()
+    }
+  })
+})
+
+describe('faults: 10% 5xx, mid-body resets, end.pl answering HTML', () => {
+  it('uploads and downloads still complete, byte for byte, and the key never shows', async () => {
+    const t = await startTestEmulator({ rateLimits: true, timeScale: SCALE, faults: { errorRate: 0.1, resetRate: 0.3, endHtmlRate: 0.5 } })
+    const log = captureLog()
+    try {
+      const client = testClient(t.emu, { timeScale: SCALE, log: log.logger })
+      const files = Array.from({ length: 8 }, (_, i) => randomBytes(50_000 + i * 150_000))
+      const urls: string[] = []
+      for (const [i, data] of files.entries()) {
+        const { uploaded, failed } = await client.upload(0, [source(`f${i}.bin`, data)])
+        expect(failed).toEqual([])
+        urls.push(uploaded[0]?.url as string)
+      }
+      for (const [i, data] of files.entries()) {
+        const got = await collect(client.readRange(urls[i] as string, 0, data.length - 1))
+        expect(got.length).toBe(data.length)
+        expect(got.equals(data)).toBe(true)
+      }
+      // Each stored file is exactly one copy with the right checksum (no duplicates left by retries).
+      const stored = t.emu.tree().filter((entry) => entry.type === 'file')
+      expect(stored).toHaveLength(files.length)
+      for (const [i, data] of files.entries()) {
+        expect(stored.find((entry) => entry.path === `/f${i}.bin`)?.whirlpool).toBe(await whirlpool(data))
+      }
+      const injected = t.emu.stats().faultsInjected
+      expect(injected.error).toBeGreaterThan(0)
+      expect(injected.reset).toBeGreaterThan(0)
+      expect(injected.endHtml).toBeGreaterThan(0)
+      expect(t.emu.stats().floods.total).toBe(0)
+      expect(client.downloadStats().downloadResumes).toBeGreaterThan(0)
+      expect(log.text()).not.toContain(t.emu.apiKey)
+      await client.close()
+    } finally {
+      await t.dispose()
+    }
+  })
+})
+
+describe('pacer (pure, fake clock)', () => {
+  function fakeTime() {
+    let now = 0
+    return {
+      now: () => now,
+      sleep: async (ms: number) => {
+        now += ms
+      },
+    }
+  }
+
+  it('spaces calls by the minimum interval and gates listings per folder', async () => {
+    const time = fakeTime()
+    const pacer = new Pacer({ minIntervalMs: 400, listingIntervalMs: 30_000 }, time)
+    const starts: number[] = []
+    for (let i = 0; i < 3; i++) await pacer.run('x', {}, async () => starts.push(time.now()))
+    expect(starts).toEqual([0, 400, 800])
+    const listings: number[] = []
+    await pacer.run('ls', { listing: 7 }, async () => listings.push(time.now()))
+    await pacer.run('ls', { listing: 8 }, async () => listings.push(time.now()))
+    await pacer.run('ls', { listing: 7 }, async () => listings.push(time.now()))
+    expect(listings[1] as number - (listings[0] as number)).toBeLessThan(1000)
+    expect(listings[2] as number - (listings[0] as number)).toBeGreaterThanOrEqual(30_000)
+    expect(pacer.listingAllowedNow(7)).toBe(false)
+  })
+
+  it('gives up on final errors at once and retries transient ones with back-off', async () => {
+    const time = fakeTime()
+    const pacer = new Pacer({ minIntervalMs: 1, maxRetries: 3 }, { ...time, random: () => 0.5 })
+    const { FichierApiError: ApiError } = await import('../../src/client/errors.js')
+    let calls = 0
+    await expect(pacer.run('x', {}, async () => {
+      calls++
+      throw new ApiError('FICHFS_NOT_FOUND', 'nope', { endpoint: 'x', httpStatus: 404 })
+    })).rejects.toMatchObject({ code: 'FICHFS_NOT_FOUND' })
+    expect(calls).toBe(1)
+    calls = 0
+    const result = await pacer.run('x', {}, async () => {
+      if (++calls < 3) throw new ApiError('FICHFS_HTTP', 'busy', { endpoint: 'x', httpStatus: 503 })
+      return 'ok'
+    })
+    expect(result).toBe('ok')
+    expect(calls).toBe(3)
+    expect(pacer.stats().retries).toBe(2)
+  })
+
+  it('cools down at least 30 s after a flood, longer when floods repeat', async () => {
+    const time = fakeTime()
+    const pacer = new Pacer({ minIntervalMs: 1 }, time)
+    const { FichierApiError: ApiError } = await import('../../src/client/errors.js')
+    const starts: number[] = []
+    await pacer.run('x', {}, async () => {
+      starts.push(time.now())
+      if (starts.length < 3) throw new ApiError('FICHFS_FLOOD', 'Flood detected: IP Locked #374', { endpoint: 'x', httpStatus: 403, apiCode: 374 })
+    })
+    expect(starts[1] as number - (starts[0] as number)).toBeGreaterThanOrEqual(30_000)
+    expect(starts[2] as number - (starts[1] as number)).toBeGreaterThanOrEqual(60_000)
+  })
+})
