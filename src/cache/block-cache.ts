@@ -1,0 +1,151 @@
+/**
+ * Cache of file content in fixed-size blocks, keyed by file id and block index.
+ *
+ * A 1fichier file's content never changes under one URL (an overwrite is a new upload with a
+ * new URL), so a block is valid for as long as it is kept. Two tiers:
+ *   - memory: an LRU bounded in bytes (lru-cache), for re-reads and read-ahead;
+ *   - disk (optional): an LRU of block files under the cache dir, bounded in bytes, for the
+ *     blocks worth keeping across remounts (heads and tails that players and thumbnailers
+ *     probe, random reads). Sequential streaming of a long file stays in memory only.
+ */
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { LRUCache } from 'lru-cache'
+
+export interface BlockCacheOptions {
+  blockSize: number
+  memoryBytes: number
+  /** Directory for the disk tier; none means memory only. */
+  diskDir?: string
+  diskBytes?: number
+}
+
+export interface BlockCacheStats {
+  hits: number
+  diskHits: number
+  misses: number
+  memoryBytes: number
+  diskBytes: number
+}
+
+export class BlockCache {
+  readonly blockSize: number
+  private readonly memory: LRUCache<string, Buffer>
+  private readonly disk?: LRUCache<string, number>
+  private readonly diskDir?: string
+  private readonly counters = { hits: 0, diskHits: 0, misses: 0 }
+
+  constructor(options: BlockCacheOptions) {
+    this.blockSize = options.blockSize
+    this.memory = new LRUCache<string, Buffer>({
+      maxSize: Math.max(options.memoryBytes, options.blockSize),
+      sizeCalculation: (block) => Math.max(1, block.length),
+    })
+    if (options.diskDir && (options.diskBytes ?? 0) > 0) {
+      this.diskDir = options.diskDir
+      mkdirSync(options.diskDir, { recursive: true })
+      this.disk = new LRUCache<string, number>({
+        maxSize: options.diskBytes as number,
+        sizeCalculation: (size) => Math.max(1, size),
+        dispose: (_size, key, reason) => {
+          if (reason !== 'set') void rm(this.diskPath(key), { force: true })
+        },
+      })
+      this.loadDiskIndex()
+    }
+  }
+
+  static key(fileId: string, index: number): string {
+    return `${fileId}:${index}`
+  }
+
+  /** A block from memory only (synchronous, for the hot path). */
+  peek(fileId: string, index: number): Buffer | undefined {
+    return this.memory.get(BlockCache.key(fileId, index))
+  }
+
+  has(fileId: string, index: number): boolean {
+    const key = BlockCache.key(fileId, index)
+    return this.memory.has(key) || (this.disk?.has(key) ?? false)
+  }
+
+  /** A block from memory, else from disk (promoted to memory), else undefined. */
+  async get(fileId: string, index: number): Promise<Buffer | undefined> {
+    const key = BlockCache.key(fileId, index)
+    const inMemory = this.memory.get(key)
+    if (inMemory) {
+      this.counters.hits++
+      return inMemory
+    }
+    if (this.disk?.get(key) !== undefined) {
+      try {
+        const block = await readFile(this.diskPath(key))
+        this.counters.diskHits++
+        this.memory.set(key, block)
+        return block
+      } catch {
+        this.disk.delete(key)
+      }
+    }
+    this.counters.misses++
+    return undefined
+  }
+
+  /** Store a block; `persist` also writes it to the disk tier (when there is one). */
+  set(fileId: string, index: number, block: Buffer, persist = false): void {
+    const key = BlockCache.key(fileId, index)
+    this.memory.set(key, block)
+    if (persist && this.disk && !this.disk.has(key)) {
+      this.disk.set(key, block.length)
+      void this.writeBlock(key, block)
+    }
+  }
+
+  /** Forget every block of a file (it was deleted or replaced). */
+  forgetFile(fileId: string): void {
+    const prefix = `${fileId}:`
+    for (const key of [...this.memory.keys()]) if (key.startsWith(prefix)) this.memory.delete(key)
+    if (this.disk) for (const key of [...this.disk.keys()]) if (key.startsWith(prefix)) this.disk.delete(key)
+  }
+
+  stats(): BlockCacheStats {
+    return { ...this.counters, memoryBytes: this.memory.calculatedSize ?? 0, diskBytes: this.disk?.calculatedSize ?? 0 }
+  }
+
+  private diskPath(key: string): string {
+    // Keys are `<id>:<index>`; ids are [a-z0-9]. Keep file names portable.
+    return join(this.diskDir as string, key.replace(/[^a-zA-Z0-9_.-]/g, '_'))
+  }
+
+  private async writeBlock(key: string, block: Buffer): Promise<void> {
+    const path = this.diskPath(key)
+    const temp = `${path}.${process.pid}.tmp`
+    try {
+      await writeFile(temp, block)
+      await rename(temp, path)
+    } catch {
+      this.disk?.delete(key)
+      await rm(temp, { force: true }).catch(() => undefined)
+    }
+  }
+
+  /** Rebuild the disk index at start, oldest first so the LRU order roughly survives. */
+  private loadDiskIndex(): void {
+    const dir = this.diskDir as string
+    const entries: Array<{ key: string; size: number; mtime: number }> = []
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name)
+      if (name.endsWith('.tmp')) {
+        rmSync(path, { force: true })
+        continue
+      }
+      const match = name.match(/^([a-zA-Z0-9]+)_(\d+)$/)
+      if (!match) continue
+      const stat = statSync(path)
+      entries.push({ key: `${match[1]}:${match[2]}`, size: stat.size, mtime: stat.mtimeMs })
+    }
+    entries.sort((a, b) => a.mtime - b.mtime)
+    for (const entry of entries) this.disk?.set(entry.key, entry.size)
+  }
+}

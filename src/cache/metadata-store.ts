@@ -1,0 +1,525 @@
+/**
+ * The metadata cache: what fichfs knows about the account, in SQLite (better-sqlite3, WAL).
+ *
+ * It answers getattr, readdir and lookups without API calls, survives a remount, and is the
+ * journal of local work that 1fichier does not have yet (files waiting to upload, zero-byte
+ * files, user-set mtimes, deletions to finish). One database per account under the cache dir.
+ *
+ * Tables:
+ *   folders      one row per known folder; `listed_at` says when its contents were last listed
+ *   files        remote files, with `display_name` unique within a folder (duplicates decorated)
+ *   local_files  files that exist only here: being written, waiting to upload, failed, or empty
+ *   attrs        mtimes and permission bits set by programs (1fichier stores neither), keyed by
+ *                file URL or `folder:<id>`
+ *   gates        the pacer's gates, shared by every fichfs process of this account
+ *   kv           small facts (account info with the time it was fetched, schema version)
+ *   pending_rm   remote files to delete once it is safe (an overwrite's old version)
+ *
+ * The schema version is in `user_version`: a format change drops and refills the cache (the
+ * journal tables are kept through a migration instead; see migrate()).
+ */
+import Database from 'better-sqlite3'
+import type { GateStore } from '../client/gate-store.js'
+import { fileIdFromUrl } from '../client/ids.js'
+
+export const SCHEMA_VERSION = 1
+
+export interface FolderRow {
+  id: number
+  parentId: number | null
+  name: string
+  createdAt: number | null
+  /** When its contents (sub-folders and files) were last listed; null if never. */
+  listedAt: number | null
+}
+
+export interface FileRow {
+  url: string
+  folderId: number
+  name: string
+  displayName: string
+  size: number
+  uploadedAt: number | null
+  checksum: string | null
+  contentType: string | null
+  passwordProtected: boolean
+}
+
+export type LocalState = 'writing' | 'queued' | 'uploading' | 'failed' | 'empty'
+
+export interface LocalFileRow {
+  id: number
+  folderId: number
+  name: string
+  /** The spool file holding the content; null for an empty file. */
+  spoolPath: string | null
+  size: number
+  mtime: number
+  mode: number | null
+  state: LocalState
+  /** The remote file this one replaces once uploaded (an overwrite), hidden meanwhile. */
+  replacesUrl: string | null
+  attempts: number
+  lastError: string | null
+  /** When it last became ready to upload (closed); the write-back delay counts from here. */
+  readyAt: number | null
+  createdAt: number
+}
+
+export interface StoredAttrs {
+  mtime?: number
+  /** Permission bits only (07777). */
+  mode?: number
+}
+
+/** The attrs key of a folder. */
+export function folderKey(id: number): string {
+  return `folder:${id}`
+}
+
+export interface FolderInput {
+  id: number
+  name: string
+  createdAt?: number
+}
+
+export interface FileInput {
+  url: string
+  name: string
+  size: number
+  uploadedAt?: number
+  checksum?: string
+  contentType?: string
+  passwordProtected?: boolean
+}
+
+/** How a duplicate gets its distinct, stable name: `name (id).ext`. */
+export function decorateDuplicate(name: string, id: string): string {
+  const dot = name.lastIndexOf('.')
+  if (dot > 0 && dot < name.length - 1 && name.length - dot <= 10) return `${name.slice(0, dot)} (${id})${name.slice(dot)}`
+  return `${name} (${id})`
+}
+
+/**
+ * Display names for one folder's files: the oldest file of a name keeps it, later duplicates
+ * get their id inserted. The rule is stable while the set of duplicates does not change.
+ */
+export function assignDisplayNames<T extends { url: string; name: string; uploadedAt?: number | null }>(files: T[]): Map<string, string> {
+  const byName = new Map<string, T[]>()
+  for (const file of files) {
+    const group = byName.get(file.name)
+    if (group) group.push(file)
+    else byName.set(file.name, [file])
+  }
+  const names = new Map<string, string>()
+  for (const [name, group] of byName) {
+    group.sort((a, b) => (a.uploadedAt ?? 0) - (b.uploadedAt ?? 0) || fileIdFromUrl(a.url).localeCompare(fileIdFromUrl(b.url)))
+    group.forEach((file, index) => names.set(file.url, index === 0 ? name : decorateDuplicate(name, fileIdFromUrl(file.url))))
+  }
+  return names
+}
+
+export class MetadataStore {
+  readonly db: Database.Database
+  private readonly statements
+
+  constructor(path: string) {
+    this.db = new Database(path)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma('synchronous = NORMAL')
+    // Another fichfs process (a CLI command beside the mount) may hold the write lock briefly.
+    this.db.pragma('busy_timeout = 5000')
+    this.migrate()
+    this.statements = this.prepare()
+    this.ensureRoot()
+  }
+
+  close(): void {
+    this.db.close()
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number
+    if (version === SCHEMA_VERSION) return
+    // The cache part is disposable: a new format starts empty (and re-lists as needed).
+    this.db.exec(`
+      DROP TABLE IF EXISTS folders; DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS gates;
+      CREATE TABLE folders (
+        id INTEGER PRIMARY KEY, parent_id INTEGER, name TEXT NOT NULL,
+        created_at INTEGER, listed_at INTEGER
+      );
+      CREATE INDEX folders_parent ON folders(parent_id, name);
+      CREATE TABLE files (
+        url TEXT PRIMARY KEY, folder_id INTEGER NOT NULL, name TEXT NOT NULL, display_name TEXT NOT NULL,
+        size INTEGER NOT NULL, uploaded_at INTEGER, checksum TEXT, content_type TEXT, pass INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX files_folder ON files(folder_id, display_name);
+      CREATE TABLE IF NOT EXISTS local_files (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, folder_id INTEGER NOT NULL, name TEXT NOT NULL,
+        spool_path TEXT, size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER, state TEXT NOT NULL,
+        replaces_url TEXT, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+        ready_at INTEGER, created_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS local_files_folder ON local_files(folder_id, name);
+      CREATE TABLE IF NOT EXISTS attrs (key TEXT PRIMARY KEY, mtime INTEGER, mode INTEGER);
+      CREATE TABLE IF NOT EXISTS pending_rm (url TEXT PRIMARY KEY, reason TEXT, created_at INTEGER NOT NULL);
+      CREATE TABLE gates (key TEXT PRIMARY KEY, next INTEGER NOT NULL DEFAULT 0, hold INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
+    `)
+    this.db.pragma(`user_version = ${SCHEMA_VERSION}`)
+  }
+
+  private prepare() {
+    const db = this.db
+    return {
+      folder: db.prepare('SELECT id, parent_id AS parentId, name, created_at AS createdAt, listed_at AS listedAt FROM folders WHERE id = ?'),
+      subFolders: db.prepare('SELECT id, parent_id AS parentId, name, created_at AS createdAt, listed_at AS listedAt FROM folders WHERE parent_id = ? ORDER BY name'),
+      subFolderByName: db.prepare('SELECT id, parent_id AS parentId, name, created_at AS createdAt, listed_at AS listedAt FROM folders WHERE parent_id = ? AND name = ?'),
+      upsertFolder: db.prepare(`INSERT INTO folders (id, parent_id, name, created_at, listed_at) VALUES (@id, @parentId, @name, @createdAt, @listedAt)
+        ON CONFLICT(id) DO UPDATE SET parent_id = excluded.parent_id, name = excluded.name,
+          created_at = COALESCE(excluded.created_at, folders.created_at), listed_at = COALESCE(excluded.listed_at, folders.listed_at)`),
+      setListed: db.prepare('UPDATE folders SET listed_at = ? WHERE id = ?'),
+      deleteFolder: db.prepare('DELETE FROM folders WHERE id = ?'),
+      moveFolder: db.prepare('UPDATE folders SET parent_id = ?, name = ? WHERE id = ?'),
+      files: db.prepare('SELECT * FROM files WHERE folder_id = ? ORDER BY display_name'),
+      fileByDisplayName: db.prepare('SELECT * FROM files WHERE folder_id = ? AND display_name = ?'),
+      fileByUrl: db.prepare('SELECT * FROM files WHERE url = ?'),
+      filesByName: db.prepare('SELECT * FROM files WHERE folder_id = ? AND name = ?'),
+      setDisplayName: db.prepare('UPDATE files SET display_name = ? WHERE url = ?'),
+      deleteFilesOfFolder: db.prepare('DELETE FROM files WHERE folder_id = ?'),
+      insertFile: db.prepare(`INSERT OR REPLACE INTO files (url, folder_id, name, display_name, size, uploaded_at, checksum, content_type, pass)
+        VALUES (@url, @folderId, @name, @displayName, @size, @uploadedAt, @checksum, @contentType, @pass)`),
+      deleteFile: db.prepare('DELETE FROM files WHERE url = ?'),
+      localFiles: db.prepare('SELECT * FROM local_files WHERE folder_id = ? ORDER BY name'),
+      localByName: db.prepare('SELECT * FROM local_files WHERE folder_id = ? AND name = ?'),
+      localById: db.prepare('SELECT * FROM local_files WHERE id = ?'),
+      localAll: db.prepare('SELECT * FROM local_files ORDER BY id'),
+      localReplacing: db.prepare('SELECT * FROM local_files WHERE replaces_url = ?'),
+      insertLocal: db.prepare(`INSERT INTO local_files (folder_id, name, spool_path, size, mtime, mode, state, replaces_url, ready_at, created_at)
+        VALUES (@folderId, @name, @spoolPath, @size, @mtime, @mode, @state, @replacesUrl, @readyAt, @createdAt)`),
+      deleteLocal: db.prepare('DELETE FROM local_files WHERE id = ?'),
+      attrs: db.prepare('SELECT mtime, mode FROM attrs WHERE key = ?'),
+      setAttrs: db.prepare(`INSERT INTO attrs (key, mtime, mode) VALUES (@key, @mtime, @mode)
+        ON CONFLICT(key) DO UPDATE SET mtime = COALESCE(excluded.mtime, attrs.mtime), mode = COALESCE(excluded.mode, attrs.mode)`),
+      deleteAttrs: db.prepare('DELETE FROM attrs WHERE key = ?'),
+      addPendingRm: db.prepare('INSERT OR REPLACE INTO pending_rm (url, reason, created_at) VALUES (?, ?, ?)'),
+      pendingRm: db.prepare('SELECT url FROM pending_rm ORDER BY created_at'),
+      deletePendingRm: db.prepare('DELETE FROM pending_rm WHERE url = ?'),
+      gate: db.prepare('SELECT next, hold FROM gates WHERE key = ?'),
+      setGate: db.prepare('INSERT INTO gates (key, next, hold) VALUES (@key, @next, @hold) ON CONFLICT(key) DO UPDATE SET next = excluded.next, hold = excluded.hold'),
+      kvGet: db.prepare('SELECT value, updated_at AS updatedAt FROM kv WHERE key = ?'),
+      kvSet: db.prepare('INSERT OR REPLACE INTO kv (key, value, updated_at) VALUES (?, ?, ?)'),
+    }
+  }
+
+  private ensureRoot(): void {
+    if (!this.statements.folder.get(0)) {
+      this.statements.upsertFolder.run({ id: 0, parentId: null, name: '', createdAt: null, listedAt: null })
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Folders
+
+  folder(id: number): FolderRow | undefined {
+    return this.statements.folder.get(id) as FolderRow | undefined
+  }
+
+  subFolders(parentId: number): FolderRow[] {
+    return this.statements.subFolders.all(parentId) as FolderRow[]
+  }
+
+  subFolder(parentId: number, name: string): FolderRow | undefined {
+    return this.statements.subFolderByName.get(parentId, name) as FolderRow | undefined
+  }
+
+  /**
+   * Replace what we know of a folder's contents with a fresh listing. Sub-folders keep their
+   * own listing state (their contents did not change just because the parent was listed).
+   * `files` undefined means "this listing had no files", so files are left as they were.
+   * `ours` names the file URLs and folder keys (folderKey) that this process changed after the
+   * listing was requested: for those the cache is newer than the listing and is kept.
+   */
+  applyListing(folderId: number, folders: FolderInput[], files: FileInput[] | undefined, listedAt: number, ours: Set<string> = new Set()): void {
+    const run = this.db.transaction(() => {
+      const keep = new Set(folders.map((folder) => folder.id))
+      for (const old of this.subFolders(folderId)) {
+        if (!keep.has(old.id) && !ours.has(folderKey(old.id))) this.forgetFolderTree(old.id)
+      }
+      for (const folder of folders) {
+        if (ours.has(folderKey(folder.id))) continue
+        this.statements.upsertFolder.run({ id: folder.id, parentId: folderId, name: folder.name, createdAt: folder.createdAt ?? null, listedAt: null })
+      }
+      if (files) this.replaceFiles(folderId, files, ours)
+      this.statements.setListed.run(listedAt, folderId)
+    })
+    run()
+  }
+
+  /** Replace a folder's files (after file/ls or folder/ls), recomputing display names. */
+  replaceFiles(folderId: number, files: FileInput[], ours: Set<string> = new Set()): void {
+    const run = this.db.transaction(() => {
+      const previous = this.statements.files.all(folderId) as RawFile[]
+      const listed = new Set(files.map((file) => file.url))
+      const kept: FileInput[] = previous.filter((row) => ours.has(row.url) && !listed.has(row.url)).map(toFileRow).map(fileInputOf)
+      const incoming = files.filter((file) => !ours.has(file.url))
+      this.statements.deleteFilesOfFolder.run(folderId)
+      const all = [...incoming, ...kept, ...previous.filter((row) => ours.has(row.url) && listed.has(row.url)).map(toFileRow).map(fileInputOf)]
+      const names = assignDisplayNames(all)
+      for (const file of all) this.insertFileRow(folderId, file, names.get(file.url) ?? file.name)
+      // Files that vanished remotely take their stored attributes with them.
+      const now = new Set(all.map((file) => file.url))
+      for (const row of previous) if (!now.has(row.url)) this.statements.deleteAttrs.run(row.url)
+    })
+    run()
+  }
+
+  addFolder(parentId: number, folder: FolderInput, listedAt: number | null): void {
+    this.statements.upsertFolder.run({ id: folder.id, parentId, name: folder.name, createdAt: folder.createdAt ?? null, listedAt })
+  }
+
+  moveFolder(id: number, parentId: number, name: string): void {
+    this.statements.moveFolder.run(parentId, name, id)
+  }
+
+  /** Drop a folder and everything cached under it (not the local journal). */
+  forgetFolderTree(id: number): void {
+    for (const child of this.subFolders(id)) this.forgetFolderTree(child.id)
+    this.statements.deleteFilesOfFolder.run(id)
+    this.statements.deleteFolder.run(id)
+  }
+
+  markListed(id: number, at: number | null): void {
+    this.statements.setListed.run(at, id)
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Remote files
+
+  files(folderId: number): FileRow[] {
+    return (this.statements.files.all(folderId) as RawFile[]).map(toFileRow)
+  }
+
+  fileByDisplayName(folderId: number, displayName: string): FileRow | undefined {
+    const row = this.statements.fileByDisplayName.get(folderId, displayName) as RawFile | undefined
+    return row ? toFileRow(row) : undefined
+  }
+
+  fileByUrl(url: string): FileRow | undefined {
+    const row = this.statements.fileByUrl.get(url) as RawFile | undefined
+    return row ? toFileRow(row) : undefined
+  }
+
+  /** Add or update one remote file (after our own upload, rename or move), naming duplicates. */
+  putFile(folderId: number, file: FileInput): void {
+    const run = this.db.transaction(() => {
+      this.deleteFile(file.url)
+      this.insertFileRow(folderId, file, file.name)
+      this.renameGroup(folderId, file.name)
+    })
+    run()
+  }
+
+  deleteFile(url: string): void {
+    const old = this.fileByUrl(url)
+    if (!old) return
+    this.statements.deleteFile.run(url)
+    this.renameGroup(old.folderId, old.name)
+  }
+
+  /** Recompute the display names of the files called `name` in a folder. */
+  private renameGroup(folderId: number, name: string): void {
+    const group = (this.statements.filesByName.all(folderId, name) as RawFile[]).map(toFileRow)
+    const names = assignDisplayNames(group)
+    for (const row of group) {
+      const displayName = names.get(row.url) ?? row.name
+      if (displayName !== row.displayName) this.statements.setDisplayName.run(displayName, row.url)
+    }
+  }
+
+  private insertFileRow(folderId: number, file: FileInput, displayName: string): void {
+    this.statements.insertFile.run({
+      url: file.url, folderId, name: file.name, displayName, size: file.size,
+      uploadedAt: file.uploadedAt ?? null, checksum: file.checksum ?? null, contentType: file.contentType ?? null,
+      pass: file.passwordProtected ? 1 : 0,
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Attributes set by programs (key: a file URL, or folderKey(id))
+
+  attrs(key: string): StoredAttrs {
+    const row = this.statements.attrs.get(key) as { mtime: number | null; mode: number | null } | undefined
+    return { mtime: row?.mtime ?? undefined, mode: row?.mode ?? undefined }
+  }
+
+  setAttrs(key: string, attrs: StoredAttrs): void {
+    this.statements.setAttrs.run({ key, mtime: attrs.mtime === undefined ? null : Math.round(attrs.mtime), mode: attrs.mode ?? null })
+  }
+
+  moveAttrs(fromKey: string, toKey: string): void {
+    if (fromKey === toKey) return
+    const attrs = this.attrs(fromKey)
+    this.statements.deleteAttrs.run(fromKey)
+    if (attrs.mtime !== undefined || attrs.mode !== undefined) this.setAttrs(toKey, attrs)
+  }
+
+  deleteAttrs(key: string): void {
+    this.statements.deleteAttrs.run(key)
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The local journal
+
+  localFiles(folderId: number): LocalFileRow[] {
+    return (this.statements.localFiles.all(folderId) as RawLocal[]).map(toLocalRow)
+  }
+
+  localFile(folderId: number, name: string): LocalFileRow | undefined {
+    const row = this.statements.localByName.get(folderId, name) as RawLocal | undefined
+    return row ? toLocalRow(row) : undefined
+  }
+
+  localFileById(id: number): LocalFileRow | undefined {
+    const row = this.statements.localById.get(id) as RawLocal | undefined
+    return row ? toLocalRow(row) : undefined
+  }
+
+  allLocalFiles(): LocalFileRow[] {
+    return (this.statements.localAll.all() as RawLocal[]).map(toLocalRow)
+  }
+
+  localReplacing(url: string): LocalFileRow | undefined {
+    const row = this.statements.localReplacing.get(url) as RawLocal | undefined
+    return row ? toLocalRow(row) : undefined
+  }
+
+  addLocalFile(entry: Omit<LocalFileRow, 'id' | 'attempts' | 'lastError'>): LocalFileRow {
+    const info = this.statements.insertLocal.run(entry)
+    return this.localFileById(Number(info.lastInsertRowid)) as LocalFileRow
+  }
+
+  updateLocalFile(id: number, changes: Partial<Omit<LocalFileRow, 'id'>>): void {
+    const columns: Record<string, string> = {
+      folderId: 'folder_id', name: 'name', spoolPath: 'spool_path', size: 'size', mtime: 'mtime', mode: 'mode', state: 'state',
+      replacesUrl: 'replaces_url', attempts: 'attempts', lastError: 'last_error', readyAt: 'ready_at', createdAt: 'created_at',
+    }
+    const sets: string[] = []
+    const values: unknown[] = []
+    for (const [key, value] of Object.entries(changes)) {
+      const column = columns[key]
+      if (!column || value === undefined) continue
+      sets.push(`${column} = ?`)
+      values.push(value)
+    }
+    if (sets.length === 0) return
+    this.db.prepare(`UPDATE local_files SET ${sets.join(', ')} WHERE id = ?`).run(...values, id)
+  }
+
+  deleteLocalFile(id: number): void {
+    this.statements.deleteLocal.run(id)
+  }
+
+  addPendingRemoval(url: string, reason: string): void {
+    this.statements.addPendingRm.run(url, reason, Date.now())
+  }
+
+  pendingRemovals(): string[] {
+    return (this.statements.pendingRm.all() as Array<{ url: string }>).map((row) => row.url)
+  }
+
+  removePendingRemoval(url: string): void {
+    this.statements.deletePendingRm.run(url)
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Small facts
+
+  getFact<T>(key: string): { value: T; updatedAt: number } | undefined {
+    const row = this.statements.kvGet.get(key) as { value: string; updatedAt: number } | undefined
+    return row ? { value: JSON.parse(row.value) as T, updatedAt: row.updatedAt } : undefined
+  }
+
+  setFact(key: string, value: unknown, at = Date.now()): void {
+    this.statements.kvSet.run(key, JSON.stringify(value), at)
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The pacer's gates, shared across processes
+
+  gateStore(): GateStore {
+    const read = (key: string) => (this.statements.gate.get(key) as { next: number; hold: number } | undefined) ?? { next: 0, hold: 0 }
+    const reserve = this.db.transaction((key: string, now: number, intervalMs: number) => {
+      const gate = read(key)
+      const start = Math.max(now, gate.next, gate.hold)
+      this.statements.setGate.run({ key, next: start + intervalMs, hold: gate.hold })
+      return start
+    })
+    const claim = this.db.transaction((key: string, now: number, intervalMs: number) => {
+      const gate = read(key)
+      if (gate.hold > now) return false
+      this.statements.setGate.run({ key, next: gate.next, hold: now + intervalMs })
+      return true
+    })
+    return {
+      // IMMEDIATE: take the write lock before reading, so two processes never book one slot.
+      reserve: (key, now, intervalMs) => reserve.immediate(key, now, intervalMs) as number,
+      claim: (key, now, intervalMs) => claim.immediate(key, now, intervalMs) as boolean,
+      holdUntil: (key, until) => {
+        const gate = read(key)
+        this.statements.setGate.run({ key, next: gate.next, hold: Math.max(gate.hold, until) })
+      },
+      heldUntil: (key) => read(key).hold,
+    }
+  }
+}
+
+interface RawFile {
+  url: string
+  folder_id: number
+  name: string
+  display_name: string
+  size: number
+  uploaded_at: number | null
+  checksum: string | null
+  content_type: string | null
+  pass: number
+}
+
+function fileInputOf(row: FileRow): FileInput {
+  return {
+    url: row.url, name: row.name, size: row.size, uploadedAt: row.uploadedAt ?? undefined,
+    checksum: row.checksum ?? undefined, contentType: row.contentType ?? undefined, passwordProtected: row.passwordProtected,
+  }
+}
+
+function toFileRow(row: RawFile): FileRow {
+  return {
+    url: row.url, folderId: row.folder_id, name: row.name, displayName: row.display_name, size: row.size,
+    uploadedAt: row.uploaded_at, checksum: row.checksum, contentType: row.content_type, passwordProtected: row.pass === 1,
+  }
+}
+
+interface RawLocal {
+  id: number
+  folder_id: number
+  name: string
+  spool_path: string | null
+  size: number
+  mtime: number
+  mode: number | null
+  state: LocalState
+  replaces_url: string | null
+  attempts: number
+  last_error: string | null
+  ready_at: number | null
+  created_at: number
+}
+
+function toLocalRow(row: RawLocal): LocalFileRow {
+  return {
+    id: row.id, folderId: row.folder_id, name: row.name, spoolPath: row.spool_path, size: row.size, mtime: row.mtime,
+    mode: row.mode, state: row.state, replacesUrl: row.replaces_url, attempts: row.attempts, lastError: row.last_error,
+    readyAt: row.ready_at, createdAt: row.created_at,
+  }
+}

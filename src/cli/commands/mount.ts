@@ -1,0 +1,157 @@
+/**
+ * `fichfs mount <mountpoint>`: runs in the foreground until SIGINT/SIGTERM or `fichfs unmount`;
+ * `--daemon` detaches and returns once the mount is ready.
+ */
+import { spawn } from 'node:child_process'
+import { mkdirSync, openSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Argv, CommandModule } from 'yargs'
+import { FichfsError } from '../../errors.js'
+import type { UploadStatus } from '../../fs/uploader.js'
+import { createLogger, type Logger } from '../../log.js'
+import { defaultCacheDir, parseDuration, parseSize, paths, resolveApiKey } from '../config.js'
+import { startMount, type MountService } from '../mount-service.js'
+import { formatBytes } from '../format.js'
+
+export interface MountArgs {
+  mountpoint: string
+  endpoint?: string
+  'api-key-file'?: string
+  'cache-dir'?: string
+  'read-only': boolean
+  'allow-other': boolean
+  daemon: boolean
+  'dir-cache-time': string
+  'write-back': string
+  'memory-cache': string
+  'disk-cache': string
+  'time-scale': number
+  'log-file'?: string
+  verbose: number
+  'debug-fuse': boolean
+}
+
+export function mountOptions<T>(yargs: Argv<T>) {
+  return yargs
+    .positional('mountpoint', { type: 'string', demandOption: true, describe: 'Empty directory to mount the account on' })
+    .option('endpoint', { type: 'string', describe: 'API base URL (default: https://api.1fichier.com/v1; the emulator prints its own)', group: 'Account:' })
+    .option('api-key-file', { type: 'string', describe: 'File holding the API key (mode 0600). Or set FICHFS_API_KEY, or run `fichfs login`', group: 'Account:' })
+    .option('read-only', { type: 'boolean', default: false, describe: 'Refuse every change (EROFS)', group: 'Mount:' })
+    .option('allow-other', { type: 'boolean', default: false, describe: 'Let other users see the mount (needs user_allow_other in /etc/fuse.conf)', group: 'Mount:' })
+    .option('daemon', { type: 'boolean', default: false, describe: 'Detach once mounted; logs go to --log-file', group: 'Mount:' })
+    .option('cache-dir', { type: 'string', describe: `Metadata, spool and block cache (default ${defaultCacheDir()})`, group: 'Caching:' })
+    .option('dir-cache-time', { type: 'string', default: '5m', describe: 'How long a folder listing is trusted (1fichier allows one listing per folder per 30 s)', group: 'Caching:' })
+    .option('memory-cache', { type: 'string', default: '64M', describe: 'Memory for file blocks (read-ahead and re-reads)', group: 'Caching:' })
+    .option('disk-cache', { type: 'string', default: '1G', describe: 'Disk for file heads, tails and random reads kept across mounts (0: off)', group: 'Caching:' })
+    .option('write-back', { type: 'string', default: '2s', describe: 'Upload a closed file once its folder has been quiet this long', group: 'Writing:' })
+    .option('log-file', { type: 'string', describe: 'Write logs here (default: stderr; a file under the state dir with --daemon)', group: 'Logging:' })
+    .option('verbose', { alias: 'v', type: 'count', describe: 'More logs (-v info, -vv debug)', group: 'Logging:' })
+    .option('time-scale', { type: 'number', default: 1, hidden: true, describe: 'Divide rate-limit timings (tests against a time-scaled emulator)' })
+    .option('debug-fuse', { type: 'boolean', default: false, hidden: true })
+}
+
+export const mountCommand: CommandModule<object, MountArgs> = {
+  command: 'mount <mountpoint>',
+  describe: 'Mount the 1fichier account on a directory',
+  builder: (yargs) => mountOptions(yargs) as unknown as Argv<MountArgs>,
+  handler: async (args) => {
+    if (args.daemon) return detach(args)
+    const key = resolveApiKey({ apiKeyFile: args['api-key-file'] })
+    const log = makeLogger(args)
+    const service = await startMount({
+      mountpoint: args.mountpoint,
+      apiKey: key.key,
+      endpoint: args.endpoint,
+      cacheDir: args['cache-dir'] ?? defaultCacheDir(),
+      readOnly: args['read-only'],
+      allowOther: args['allow-other'],
+      dirCacheTimeMs: parseDuration(args['dir-cache-time']),
+      writeBackMs: parseDuration(args['write-back']),
+      memoryCacheBytes: parseSize(args['memory-cache']),
+      diskCacheBytes: parseSize(args['disk-cache']),
+      timeScale: args['time-scale'] > 0 ? args['time-scale'] : 1,
+      debugFuse: args['debug-fuse'],
+    }, log)
+    await serveUntilStopped(service)
+  },
+}
+
+export function makeLogger(args: { verbose: number; 'log-file'?: string; daemon?: boolean }): Logger {
+  const level = args.verbose >= 2 ? 'debug' : args.verbose === 1 ? 'info' : (process.env.FICHFS_LOG_LEVEL ?? 'warn')
+  return createLogger({ level, file: args['log-file'] })
+}
+
+/** Foreground life: tell a waiting parent we are up, then stop cleanly on signals. */
+export async function serveUntilStopped(service: MountService): Promise<void> {
+  process.stderr.write(`fichfs: ${service.mountpoint} is mounted. Stop with Ctrl-C or \`fichfs unmount ${service.mountpoint}\`.\n`)
+  if (process.send) {
+    process.send({ ready: true, mountpoint: service.mountpoint })
+    process.disconnect?.()
+  }
+  const giveUp = new AbortController()
+  let signals = 0
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++
+    if (signals === 1) {
+      process.stderr.write(`fichfs: ${signal}: finishing pending uploads, then unmounting (send it again to stop waiting).\n`)
+      void stopWithProgress(service, giveUp.signal)
+    } else {
+      process.stderr.write('fichfs: not waiting any longer; pending uploads stay queued for the next mount.\n')
+      giveUp.abort()
+    }
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  process.on('SIGHUP', () => undefined)
+  await service.stopped
+  process.off('SIGINT', onSignal)
+  process.off('SIGTERM', onSignal)
+}
+
+async function stopWithProgress(service: MountService, signal: AbortSignal): Promise<void> {
+  let lastLine = 0
+  const final = await service.stop({
+    wait: true,
+    signal,
+    onProgress: (status) => {
+      if (status.pending === 0 || Date.now() - lastLine < 1000) return
+      lastLine = Date.now()
+      process.stderr.write(`${describeUploads(status)}\n`)
+    },
+  })
+  reportLeftovers(final)
+}
+
+export function describeUploads(status: UploadStatus): string {
+  return `fichfs: ${status.pending} upload(s) pending (${formatBytes(status.bytesPending)}), ${formatBytes(status.bytesSent)} sent`
+}
+
+export function reportLeftovers(status: UploadStatus): void {
+  if (status.pending > 0) process.stderr.write(`fichfs: ${status.pending} file(s) not uploaded yet; they are kept and will upload at the next mount.\n`)
+  for (const failure of status.failures) process.stderr.write(`fichfs: upload failed for ${failure.path}: ${failure.error} (the local copy is kept)\n`)
+}
+
+/** --daemon: start the same command detached, wait until it is mounted (or fails), return. */
+async function detach(args: MountArgs): Promise<void> {
+  // Resolve the key here too, so errors (no key, key file mode) show in this terminal.
+  resolveApiKey({ apiKeyFile: args['api-key-file'] })
+  const logDir = paths.log
+  mkdirSync(logDir, { recursive: true, mode: 0o700 })
+  const logFile = args['log-file'] ?? join(logDir, 'mount.log')
+  const out = openSync(logFile, 'a', 0o600)
+  const argv = process.argv.slice(2).filter((arg) => arg !== '--daemon' && arg !== '--daemon=true')
+  if (!args['log-file']) argv.push('--log-file', logFile)
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, ...argv], {
+    detached: true,
+    stdio: ['ignore', out, out, 'ipc'],
+    env: process.env,
+  })
+  const outcome = await new Promise<{ ready: boolean; error?: string }>((resolve) => {
+    child.once('message', (message: { ready?: boolean; error?: string }) => resolve({ ready: message.ready === true, error: message.error }))
+    child.once('exit', (code) => resolve({ ready: false, error: `the mount process exited (code ${code}); see ${logFile}` }))
+  })
+  if (!outcome.ready) throw new FichfsError('FICHFS_MOUNT', outcome.error ?? 'the mount did not start', { hint: `Details are in ${logFile}.` })
+  child.disconnect?.()
+  child.unref()
+  process.stdout.write(`fichfs: mounted ${args.mountpoint} (pid ${child.pid}, log ${logFile})\n`)
+}

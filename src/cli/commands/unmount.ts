@@ -1,0 +1,54 @@
+/**
+ * `fichfs unmount <mountpoint>`: asks the running mount (over its control socket) to upload
+ * what is pending and unmount, showing progress; `--no-wait` leaves pending uploads journaled
+ * for the next mount. Without a running daemon (a crash), it clears the stale mount.
+ */
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import type { CommandModule } from 'yargs'
+import { FichfsError } from '../../errors.js'
+import { forceUnmount } from '../../fs/fuse-adapter.js'
+import type { UploadStatus } from '../../fs/uploader.js'
+import { requestControl, socketPathFor } from '../control.js'
+import { isMounted } from '../mount-service.js'
+import { describeUploads, reportLeftovers } from './mount.js'
+
+interface UnmountArgs {
+  mountpoint: string
+  wait: boolean
+}
+
+export const unmountCommand: CommandModule<object, UnmountArgs> = {
+  command: 'unmount <mountpoint>',
+  aliases: ['umount'],
+  describe: 'Upload pending files, then unmount',
+  builder: (yargs) => yargs
+    .positional('mountpoint', { type: 'string', demandOption: true })
+    .option('wait', { type: 'boolean', default: true, describe: 'Wait for pending uploads (--no-wait: keep them queued for the next mount)' }),
+  handler: async (args) => {
+    const mountpoint = resolve(args.mountpoint)
+    const socket = socketPathFor(mountpoint)
+    if (existsSync(socket)) {
+      try {
+        let lastLine = 0
+        const answer = await requestControl(socket, { cmd: 'unmount', wait: args.wait }, (message) => {
+          const progress = message.progress as UploadStatus | undefined
+          if (progress && progress.pending > 0 && Date.now() - lastLine >= 1000) {
+            lastLine = Date.now()
+            process.stderr.write(`${describeUploads(progress)}\n`)
+          }
+        })
+        if (answer.ok !== true) throw new FichfsError('FICHFS_UNMOUNT', `the mount refused: ${String(answer.error)}`)
+        reportLeftovers(answer.status as UploadStatus)
+        process.stdout.write(`fichfs: unmounted ${mountpoint}\n`)
+        return
+      } catch (error) {
+        if (error instanceof FichfsError) throw error
+        // No one answered: the daemon is gone; fall through to a plain unmount.
+      }
+    }
+    if (!isMounted(mountpoint)) throw new FichfsError('FICHFS_NOT_MOUNTED', `${mountpoint} is not mounted`)
+    await forceUnmount(mountpoint)
+    process.stdout.write(`fichfs: unmounted ${mountpoint} (no running fichfs answered; a stale mount was cleared)\n`)
+  },
+}

@@ -1,0 +1,12 @@
+/** Human units for terminal output. */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return '?'
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
+  let value = bytes
+  let unit = 0
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${unit === 0 ? value : value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/**
+ * The fichfs command line (yargs). Commands live in ./commands; this file only assembles them
+ * and turns errors into one readable message with a hint (the key never appears: every
+ * message goes through the secret scrubber).
+ */
+import yargs from 'yargs'
+import { hideBin } from 'yargs/helpers'
+import { isFichfsError } from '../errors.js'
+import { scrubSecrets } from '../log.js'
+import { emulatorCommand } from './commands/emulator.js'
+import { mountCommand } from './commands/mount.js'
+import { unmountCommand } from './commands/unmount.js'
+import { refuseKeyArguments } from './config.js'
+
+function fail(error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error)
+  const code = isFichfsError(error) ? error.code : undefined
+  const hint = isFichfsError(error) ? error.hint : undefined
+  const text = scrubSecrets(`fichfs: ${message}${code ? ` [${code}]` : ''}${hint ? `\n  ${hint}` : ''}\n`)
+  process.stderr.write(text)
+  // A `--daemon` parent waits for this child's word.
+  if (process.send) process.send({ ready: false, error: scrubSecrets(message) })
+  process.exit(1)
+}
+
+async function main(): Promise<void> {
+  const argv = hideBin(process.argv)
+  refuseKeyArguments(argv)
+  await yargs(argv)
+    .scriptName('fichfs')
+    .usage('$0 <command> [options]\n\nUse a 1fichier.com account like a local folder.')
+    .command(mountCommand)
+    .command(unmountCommand)
+    .command(emulatorCommand)
+    .demandCommand(1, 'Name a command: see `fichfs --help`.')
+    .strict()
+    .fail((message, error) => {
+      if (error) throw error
+      process.stderr.write(`fichfs: ${message}\nRun \`fichfs --help\` for the commands and options.\n`)
+      process.exit(2)
+    })
+    .help()
+    .parseAsync()
+}
+
+main().catch(fail)

@@ -1,0 +1,209 @@
+/**
+ * A running mount: the one place that wires the concrete parts together (client, pacer,
+ * metadata store, block cache, filesystem core, FUSE adapter, control socket) and runs the
+ * lifecycle: check the key, resume the upload queue, mount, serve, then on stop upload what is
+ * pending (or leave it journaled) and unmount.
+ */
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
+import type { Server } from 'node:net'
+import { join, resolve } from 'node:path'
+import { BlockCache } from '../cache/block-cache.js'
+import { MetadataStore } from '../cache/metadata-store.js'
+import { FichierClient } from '../client/fichier-client.js'
+import { HttpTransport } from '../client/http.js'
+import { DEFAULT_ENDPOINT } from '../client/trust.js'
+import { DEFAULT_PACER_OPTIONS, Pacer, scalePacerOptions } from '../client/pacer.js'
+import { FichfsError } from '../errors.js'
+import { FichierFs } from '../fs/fichier-fs.js'
+import { mountFuse, type FuseMount } from '../fs/fuse-adapter.js'
+import type { UploadStatus } from '../fs/uploader.js'
+import type { Logger } from '../log.js'
+import { accountCacheDir } from './config.js'
+import { serveControl, socketPathFor } from './control.js'
+
+export interface MountSettings {
+  mountpoint: string
+  apiKey: string
+  endpoint?: string
+  cacheDir: string
+  readOnly: boolean
+  allowOther: boolean
+  dirCacheTimeMs: number
+  writeBackMs: number
+  memoryCacheBytes: number
+  diskCacheBytes: number
+  /** Divide every rate-limit duration (for an emulator started with --time-scale). */
+  timeScale: number
+  debugFuse?: boolean
+}
+
+export interface MountService {
+  readonly mountpoint: string
+  readonly fs: FichierFs
+  status(): Record<string, unknown>
+  /** Upload what is pending (unless `wait` is false), unmount, close. Idempotent. */
+  stop(options: { wait: boolean; onProgress?: (status: UploadStatus) => void; signal?: AbortSignal }): Promise<UploadStatus>
+  /** Resolves when the mount has stopped (by stop() or an external unmount). */
+  readonly stopped: Promise<void>
+}
+
+export async function startMount(settings: MountSettings, log: Logger): Promise<MountService> {
+  const mountpoint = resolve(settings.mountpoint)
+  checkMountpoint(mountpoint)
+  const scale = settings.timeScale
+  const accountDir = accountCacheDir(settings.cacheDir, settings.endpoint, settings.apiKey)
+  const store = new MetadataStore(join(accountDir, 'metadata.sqlite'))
+  const pacer = new Pacer(scalePacerOptions(DEFAULT_PACER_OPTIONS, scale), {
+    store: store.gateStore(),
+    onRetry: (event) => log.warn({ endpoint: event.endpoint, kind: event.kind, attempt: event.attempt, delayMs: event.delayMs, err: (event.error as Error).message },
+      event.kind === 'flood' ? '1fichier flood protection: cooling down' : 'API call failed, retrying'),
+  })
+  const client = new FichierClient({
+    apiKey: settings.apiKey,
+    endpoint: settings.endpoint,
+    pacer,
+    http: new HttpTransport(),
+    uploadRetryDelayMs: Math.max(10, Math.round(2000 / scale)),
+    endPollDelaysMs: [250, 500, 1000, 2000, 4000].map((ms) => Math.max(5, Math.round(ms / scale))),
+    linkLifetimeMs: Math.max(1000, Math.round(4 * 60_000 / scale)),
+    downloadRetryDelayMs: Math.max(10, Math.round(500 / scale)),
+  })
+  const blockCache = new BlockCache({
+    blockSize: 1 << 20,
+    memoryBytes: settings.memoryCacheBytes,
+    diskDir: settings.diskCacheBytes > 0 ? join(accountDir, 'blocks') : undefined,
+    diskBytes: settings.diskCacheBytes,
+  })
+  const fs = new FichierFs(client, store, blockCache, {
+    readOnly: settings.readOnly,
+    dirCacheTimeMs: settings.dirCacheTimeMs,
+    quotaCacheTimeMs: Math.max(1000, Math.round(5 * 60_000 / scale)),
+    uid: process.getuid?.() ?? 0,
+    gid: process.getgid?.() ?? 0,
+    fileMode: 0o644,
+    dirMode: 0o755,
+    spoolDir: join(accountDir, 'spool'),
+    uploader: {
+      writeBackDelayMs: settings.writeBackMs,
+      retryBaseMs: Math.max(10, Math.round(5000 / scale)),
+      retryMaxMs: Math.max(100, Math.round(5 * 60_000 / scale)),
+    },
+  }, log)
+
+  // Fail before mounting when the key is wrong or the service unreachable: listing the root
+  // proves both, and fills the cache for the first `ls` (a fresh cache costs nothing).
+  try {
+    await fs.namespace.ensureListed(0)
+  } catch (error) {
+    store.close()
+    await client.close()
+    throw error
+  }
+  // Resolve the socket path now: after mounting, a realpath of the mountpoint would ask this
+  // very process for its attributes and deadlock (shared/fuse-native.md §3.1).
+  const socketPath = socketPathFor(mountpoint)
+  const resumed = fs.start()
+  if (resumed > 0) log.info({ files: resumed }, 'resuming uploads left by an earlier run')
+
+  let fuse: FuseMount
+  try {
+    fuse = await mountFuse(fs, { mountpoint, allowOther: settings.allowOther, debug: settings.debugFuse }, log)
+  } catch (error) {
+    fs.uploader.stop()
+    store.close()
+    await client.close()
+    throw new FichfsError('FICHFS_MOUNT', `could not mount ${mountpoint}: ${(error as Error).message}`, {
+      cause: error, hint: 'Is FUSE installed (apt-get install fuse libfuse2) and /dev/fuse usable? Is the mountpoint an empty directory?',
+    })
+  }
+  log.info({ mountpoint }, 'mounted')
+
+  let stopping: Promise<UploadStatus> | undefined
+  let markStopped!: () => void
+  const stopped = new Promise<void>((done) => {
+    markStopped = done
+  })
+  const status = () => ({
+    mountpoint,
+    endpoint: settings.endpoint ?? DEFAULT_ENDPOINT,
+    readOnly: settings.readOnly,
+    uploads: fs.uploader.status(),
+    api: pacer.stats(),
+    cache: blockCache.stats(),
+    reader: { ...fs.reader.stats(), ...client.downloadStats() },
+    listings: fs.namespace.listingCalls,
+    account: store.getFact('account')?.value,
+    openFiles: fs.openHandles(),
+  })
+
+  const service: MountService = {
+    mountpoint,
+    fs,
+    status,
+    stopped,
+    stop: (options) => {
+      stopping ??= (async () => {
+        const final = await fs.shutdown(options)
+        try {
+          await fuse.unmount()
+        } catch (error) {
+          log.warn({ err: (error as Error).message }, 'unmount reported an error')
+        }
+        control.close()
+        store.close()
+        await client.close()
+        markStopped()
+        return final
+      })()
+      return stopping
+    },
+  }
+
+  // Someone ran `fusermount -u` (or `umount`) directly: finish the queue, then stop.
+  const watch = setInterval(() => {
+    if (!stopping && !isMounted(mountpoint)) {
+      log.warn({ mountpoint }, 'unmounted from outside; finishing pending uploads')
+      void service.stop({ wait: true })
+    }
+  }, 2000)
+  watch.unref()
+  void stopped.then(() => clearInterval(watch))
+
+  const control: Server = serveControl(socketPath, async (request, send) => {
+    if (request.cmd === 'status') return send({ ok: true, status: status() })
+    if (request.cmd === 'unmount') {
+      const final = await service.stop({ wait: request.wait !== false, onProgress: (progress) => send({ progress }) })
+      return send({ ok: true, done: true, status: final })
+    }
+    send({ ok: false, error: `unknown command ${String(request.cmd)}` })
+  })
+  return service
+}
+
+/** Is a FUSE filesystem mounted at this path? (Reads /proc, never the mount itself.) */
+export function isMounted(mountpoint: string): boolean {
+  try {
+    const escaped = mountpoint.replace(/ /g, '\\040')
+    return readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => {
+      const [, point, type] = line.split(' ')
+      return point === escaped && (type ?? '').startsWith('fuse')
+    })
+  } catch {
+    return true
+  }
+}
+
+function checkMountpoint(mountpoint: string): void {
+  if (!existsSync('/dev/fuse')) {
+    throw new FichfsError('FICHFS_NO_FUSE', '/dev/fuse is missing', { hint: 'Install FUSE: apt-get install fuse libfuse2 (and load the fuse module).' })
+  }
+  try {
+    if (!statSync(mountpoint).isDirectory()) throw new FichfsError('FICHFS_MOUNTPOINT', `${mountpoint} is not a directory`)
+  } catch (error) {
+    if (error instanceof FichfsError) throw error
+    const code = (error as { code?: string }).code
+    if (code === 'ENOENT') mkdirSync(mountpoint, { recursive: true })
+    // ENOTCONN: a stale mount from a crash; the adapter clears it (force) before mounting.
+    else if (code !== 'ENOTCONN') throw new FichfsError('FICHFS_MOUNTPOINT', `cannot use ${mountpoint}: ${code}`, { cause: error })
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Paths to entries: resolves `/a/b/c` against the metadata cache, listing a folder only when
+ * its cached listing is missing or older than the freshness time (one folder/ls with
+ * `files:1` per folder; file/ls only when the service ignores `files:1`).
+ *
+ * A name missing from a fresh listing is ENOENT with no API call. A stale listing whose
+ * folder may not be listed again yet (1fichier's 30 s rule) is served as it is, rather than
+ * waiting on the gate.
+ *
+ * The view of a folder merges three sources: sub-folders, remote files (by display name), and
+ * local files (the journal). A local file hides the remote file it replaces, and any remote
+ * file of the same name.
+ */
+import type { FileRow, FolderRow, LocalFileRow, MetadataStore } from '../cache/metadata-store.js'
+import type { FolderListing, RemoteFile } from '../client/types.js'
+import type { Logger } from '../log.js'
+import { fsError } from './errors.js'
+
+export interface ListingRemote {
+  listFolder(folderId: number): Promise<FolderListing>
+  listFiles(folderId: number): Promise<RemoteFile[]>
+  readonly pacer: { listingAllowedNow(folderId: number): boolean }
+}
+
+export type Entry =
+  | { kind: 'folder'; folder: FolderRow }
+  | { kind: 'remote'; parentId: number; file: FileRow }
+  | { kind: 'local'; parentId: number; local: LocalFileRow }
+
+export interface FolderView {
+  folders: FolderRow[]
+  remote: FileRow[]
+  local: LocalFileRow[]
+}
+
+export function splitPath(path: string): string[] {
+  return path.split('/').filter((part) => part !== '')
+}
+
+export class Namespace {
+  private readonly listings = new Map<number, Promise<void>>()
+  /** URLs and folder keys changed by us, with when: a listing started before must not undo them. */
+  private readonly touched = new Map<string, number>()
+  private itemsUnsupported = false
+  listingCalls = 0
+
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly remote: ListingRemote,
+    private readonly freshForMs: number,
+    private readonly log?: Logger,
+  ) {}
+
+  /** Record that we changed this file URL or folder (folderKey) just now. */
+  touch(key: string): void {
+    this.touched.set(key, Date.now())
+    if (this.touched.size > 10_000) {
+      const old = Date.now() - 10 * 60_000
+      for (const [k, at] of this.touched) if (at < old) this.touched.delete(k)
+    }
+  }
+
+  async resolve(path: string): Promise<Entry> {
+    const parts = splitPath(path)
+    let folder = this.store.folder(0) as FolderRow
+    for (const [index, name] of parts.entries()) {
+      const last = index === parts.length - 1
+      await this.ensureListed(folder.id)
+      const local = this.store.localFile(folder.id, name)
+      if (local) {
+        if (last) return { kind: 'local', parentId: folder.id, local }
+        throw fsError('ENOTDIR', `${name} is a file`)
+      }
+      const sub = this.store.subFolder(folder.id, name)
+      if (sub) {
+        folder = sub
+        continue
+      }
+      const file = this.store.fileByDisplayName(folder.id, name)
+      if (file && !this.store.localReplacing(file.url)) {
+        if (last) return { kind: 'remote', parentId: folder.id, file }
+        throw fsError('ENOTDIR', `${name} is a file`)
+      }
+      throw fsError('ENOENT', `no such file or folder: ${parts.slice(0, index + 1).join('/')}`)
+    }
+    return { kind: 'folder', folder }
+  }
+
+  async resolveFolder(path: string): Promise<FolderRow> {
+    const entry = await this.resolve(path)
+    if (entry.kind !== 'folder') throw fsError('ENOTDIR', `${path} is not a folder`)
+    return entry.folder
+  }
+
+  /** The parent folder of `path` and the last name, for operations that create or remove it. */
+  async parentOf(path: string): Promise<{ parent: FolderRow; name: string }> {
+    const parts = splitPath(path)
+    const name = parts.pop()
+    if (name === undefined) throw fsError('EBUSY', 'the root of the mount')
+    const parent = await this.resolveFolder(`/${parts.join('/')}`)
+    await this.ensureListed(parent.id)
+    return { parent, name }
+  }
+
+  /** Whatever currently has `name` in a folder (the folder must be listed). */
+  entryIn(folderId: number, name: string): Entry | undefined {
+    const local = this.store.localFile(folderId, name)
+    if (local) return { kind: 'local', parentId: folderId, local }
+    const folder = this.store.subFolder(folderId, name)
+    if (folder) return { kind: 'folder', folder }
+    const file = this.store.fileByDisplayName(folderId, name)
+    if (file && !this.store.localReplacing(file.url)) return { kind: 'remote', parentId: folderId, file }
+    return undefined
+  }
+
+  async view(folderId: number): Promise<FolderView> {
+    await this.ensureListed(folderId)
+    const local = this.store.localFiles(folderId)
+    const localNames = new Set(local.map((row) => row.name))
+    const hidden = new Set(local.map((row) => row.replacesUrl).filter((url): url is string => url !== null))
+    const folders = this.store.subFolders(folderId)
+    const folderNames = new Set(folders.map((row) => row.name))
+    const remote = this.store.files(folderId).filter((file) =>
+      !hidden.has(file.url) && !localNames.has(file.displayName) && !folderNames.has(file.displayName))
+    return { folders, remote, local: local.filter((row) => !folderNames.has(row.name)) }
+  }
+
+  /** Make sure a folder's listing is fresh enough (or as fresh as the rate limits allow). */
+  async ensureListed(folderId: number): Promise<void> {
+    const folder = this.store.folder(folderId)
+    if (!folder) throw fsError('ENOENT', `folder ${folderId} is not known`)
+    if (folder.listedAt !== null) {
+      const age = Date.now() - folder.listedAt
+      if (age < this.freshForMs) return
+      if (!this.remote.pacer.listingAllowedNow(folderId)) return
+    }
+    let pending = this.listings.get(folderId)
+    if (!pending) {
+      pending = this.list(folderId).finally(() => this.listings.delete(folderId))
+      this.listings.set(folderId, pending)
+    }
+    await pending
+  }
+
+  /** Mark a folder we know to be complete (we just created it) as freshly listed. */
+  markFresh(folderId: number): void {
+    this.store.markListed(folderId, Date.now())
+  }
+
+  /** Forget the freshness of a folder so the next access lists it again. */
+  invalidate(folderId: number): void {
+    this.store.markListed(folderId, null)
+  }
+
+  private async list(folderId: number): Promise<void> {
+    const startedAt = Date.now()
+    this.listingCalls++
+    const listing = await this.remote.listFolder(folderId)
+    let files = listing.files
+    if (files === undefined) {
+      if (!this.itemsUnsupported) this.log?.info('folder/ls ignored files:1; listing files with file/ls from now on')
+      this.itemsUnsupported = true
+      this.listingCalls++
+      files = await this.remote.listFiles(folderId)
+    }
+    const ours = new Set<string>()
+    for (const [key, at] of this.touched) if (at >= startedAt) ours.add(key)
+    this.store.applyListing(
+      folderId,
+      listing.folders.filter((sub) => sub.id >= 0).map((sub) => ({ id: sub.id, name: sub.name, createdAt: sub.createdAt?.getTime() })),
+      files.map((file) => ({
+        url: file.url, name: file.name, size: file.size, uploadedAt: file.uploadedAt?.getTime(),
+        checksum: file.checksum, contentType: file.contentType, passwordProtected: file.passwordProtected,
+      })),
+      Date.now(),
+      ours,
+    )
+  }
+}

@@ -1,0 +1,283 @@
+/**
+ * Reads of remote files: ranged HTTP GETs on a download link, in blocks, with read-ahead.
+ *
+ * - Bytes come from the client's readRange, which shares one download link per file while
+ *   it is valid (a seek costs no API call) and resumes a body that breaks in the middle.
+ * - Blocks: reads are served from the BlockCache in `blockSize` blocks; missing blocks are
+ *   fetched as spans (one GET per run of consecutive missing blocks) and blocks already in
+ *   flight are awaited, not fetched twice.
+ * - Read-ahead: a handle reading sequentially gets a window of blocks fetched ahead of it,
+ *   starting at 1 block and doubling up to `maxWindowBlocks`; a random read fetches only what
+ *   it needs. All read-ahead shares one byte budget, so many open files cannot exhaust memory.
+ */
+import { BlockCache } from '../cache/block-cache.js'
+import { FichierApiError } from '../client/errors.js'
+import type { Logger } from '../log.js'
+import { fsError } from './errors.js'
+
+/** What the reader needs from the client. */
+export interface DownloadSource {
+  readRange(fileUrl: string, start: number, end: number, options?: { signal?: AbortSignal; password?: string }): AsyncIterable<Buffer>
+  forgetLink(fileUrl: string): void
+}
+
+export interface RemoteFileRef {
+  url: string
+  id: string
+  size: number
+  password?: string
+}
+
+export interface ReaderOptions {
+  blockSize: number
+  maxWindowBlocks: number
+  /** Bytes of read-ahead allowed in flight across all files. */
+  prefetchBudgetBytes: number
+  /** Blocks at each end of a file that go to the disk tier (what players and thumbnailers probe). */
+  edgeBlocks: number
+}
+
+export const DEFAULT_READER_OPTIONS: ReaderOptions = {
+  blockSize: 1 << 20,
+  maxWindowBlocks: 32,
+  prefetchBudgetBytes: 96 << 20,
+  edgeBlocks: 2,
+}
+
+/** Per-handle sequential-read state. */
+export interface ReadStream {
+  /** Where the last read ended. */
+  nextOffset: number
+  windowBlocks: number
+}
+
+export interface ReaderStats {
+  spans: number
+  bytesFetched: number
+  prefetchInFlightBytes: number
+}
+
+interface Deferred {
+  promise: Promise<Buffer>
+  resolve(block: Buffer): void
+  reject(error: unknown): void
+}
+
+function deferred(): Deferred {
+  let resolve!: (block: Buffer) => void
+  let reject!: (error: unknown) => void
+  const promise = new Promise<Buffer>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  promise.catch(() => undefined)
+  return { promise, resolve, reject }
+}
+
+export class RemoteReader {
+  private readonly options: ReaderOptions
+  private readonly inflight = new Map<string, Deferred>()
+  private readonly controllers = new Set<AbortController>()
+  private prefetchInFlight = 0
+  private readonly counters = { spans: 0, bytesFetched: 0 }
+  private closed = false
+
+  constructor(
+    private readonly source: DownloadSource,
+    private readonly cache: BlockCache,
+    options: Partial<ReaderOptions> = {},
+    private readonly log?: Logger,
+  ) {
+    this.options = { ...DEFAULT_READER_OPTIONS, ...options, blockSize: cache.blockSize }
+  }
+
+  newStream(): ReadStream {
+    return { nextOffset: 0, windowBlocks: 1 }
+  }
+
+  stats(): ReaderStats {
+    return { ...this.counters, prefetchInFlightBytes: this.prefetchInFlight }
+  }
+
+  /** Read up to `length` bytes at `offset`; a short (or empty) buffer means end of file. */
+  async read(file: RemoteFileRef, stream: ReadStream, offset: number, length: number): Promise<Buffer> {
+    if (offset >= file.size || length <= 0) return Buffer.alloc(0)
+    const end = Math.min(file.size, offset + length)
+    const size = this.options.blockSize
+    const first = Math.floor(offset / size)
+    const last = Math.floor((end - 1) / size)
+    const sequential = offset === stream.nextOffset || (offset > stream.nextOffset && offset - stream.nextOffset <= size)
+    if (!sequential) stream.windowBlocks = 1
+    stream.nextOffset = end
+
+    const blocks = this.blocks(file, first, last, { persist: !sequential })
+    if (sequential) this.readAhead(file, stream, last)
+    const parts = await Promise.all(blocks)
+    if (parts.length === 1) {
+      const block = parts[0] as Buffer
+      return block.subarray(offset - first * size, end - first * size)
+    }
+    const out = Buffer.allocUnsafe(end - offset)
+    let written = 0
+    parts.forEach((block, i) => {
+      const blockStart = (first + i) * size
+      const from = Math.max(offset, blockStart) - blockStart
+      const to = Math.min(end, blockStart + block.length) - blockStart
+      written += block.copy(out, written, from, to)
+    })
+    return out.subarray(0, written)
+  }
+
+  /** Forget a file's download link (it was deleted or replaced). */
+  forget(fileUrl: string): void {
+    this.source.forgetLink(fileUrl)
+  }
+
+  close(): void {
+    this.closed = true
+    for (const controller of this.controllers) controller.abort()
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  /** Promises for blocks first..last: cached, in flight, or fetched now as spans. */
+  private blocks(file: RemoteFileRef, first: number, last: number, how: { persist: boolean }): Array<Promise<Buffer>> {
+    const out: Array<Promise<Buffer>> = []
+    let spanStart = -1
+    const flush = (endIndex: number) => {
+      if (spanStart >= 0) this.fetchSpan(file, spanStart, endIndex, { persist: how.persist, prefetch: false })
+      spanStart = -1
+    }
+    for (let index = first; index <= last; index++) {
+      const cached = this.cache.peek(file.id, index)
+      if (cached) {
+        flush(index - 1)
+        out.push(Promise.resolve(cached))
+        continue
+      }
+      const pending = this.inflight.get(BlockCache.key(file.id, index))
+      if (pending) {
+        flush(index - 1)
+        out.push(pending.promise)
+        continue
+      }
+      if (this.cache.has(file.id, index)) {
+        // On disk: read it back (falls back to a fetch if the disk copy vanished).
+        flush(index - 1)
+        out.push(this.cache.get(file.id, index).then((block) => block ?? this.fetchOne(file, index)))
+        continue
+      }
+      if (spanStart < 0) spanStart = index
+      // Register the deferred now so the span below and later readers share it.
+      out.push(this.register(file.id, index).promise)
+    }
+    flush(last)
+    return out
+  }
+
+  private fetchOne(file: RemoteFileRef, index: number): Promise<Buffer> {
+    const pending = this.inflight.get(BlockCache.key(file.id, index)) ?? this.register(file.id, index)
+    this.fetchSpan(file, index, index, { persist: true, prefetch: false })
+    return pending.promise
+  }
+
+  private register(fileId: string, index: number): Deferred {
+    const key = BlockCache.key(fileId, index)
+    const existing = this.inflight.get(key)
+    if (existing) return existing
+    const entry = deferred()
+    this.inflight.set(key, entry)
+    return entry
+  }
+
+  /** Keep `windowBlocks` blocks fetched ahead of a sequential reader, topping up by half-windows. */
+  private readAhead(file: RemoteFileRef, stream: ReadStream, lastRead: number): void {
+    const lastBlock = Math.floor((file.size - 1) / this.options.blockSize)
+    let ahead = lastRead + 1
+    while (ahead <= lastBlock && ahead <= lastRead + stream.windowBlocks &&
+      (this.cache.peek(file.id, ahead) || this.inflight.has(BlockCache.key(file.id, ahead)))) ahead++
+    const have = ahead - lastRead - 1
+    if (ahead > lastBlock || have >= Math.ceil(stream.windowBlocks / 2)) return
+    const budget = this.options.prefetchBudgetBytes - this.prefetchInFlight
+    const affordable = Math.floor(budget / this.options.blockSize)
+    const want = Math.min(stream.windowBlocks - have, affordable, lastBlock - ahead + 1)
+    if (want <= 0) return
+    for (let index = ahead; index < ahead + want; index++) this.register(file.id, index)
+    this.fetchSpan(file, ahead, ahead + want - 1, { persist: false, prefetch: true })
+    stream.windowBlocks = Math.min(this.options.maxWindowBlocks, stream.windowBlocks * 2)
+  }
+
+  /**
+   * Fetch blocks first..last with one ranged GET, resuming where a body breaks. Deferreds for
+   * those blocks must already be registered; each resolves as soon as its block is complete.
+   */
+  private fetchSpan(file: RemoteFileRef, first: number, last: number, how: { persist: boolean; prefetch: boolean }): void {
+    const size = this.options.blockSize
+    const spanStart = first * size
+    const spanEnd = Math.min(file.size, (last + 1) * size) // exclusive
+    const reserved = how.prefetch ? spanEnd - spanStart : 0
+    this.prefetchInFlight += reserved
+    this.counters.spans++
+    const lastBlock = Math.floor((file.size - 1) / size)
+    const persistBlock = (index: number) =>
+      how.persist || index < this.options.edgeBlocks || index > lastBlock - this.options.edgeBlocks
+
+    const run = async () => {
+      if (this.closed) throw fsError('EIO', 'filesystem is shutting down')
+      const controller = new AbortController()
+      this.controllers.add(controller)
+      let offset = spanStart
+      let index = first
+      let block = Buffer.allocUnsafe(Math.min(size, file.size - index * size))
+      let filled = 0
+      try {
+        for await (const chunk of this.source.readRange(file.url, spanStart, spanEnd - 1, { signal: controller.signal, password: file.password })) {
+          let at = 0
+          while (at < chunk.length && offset < spanEnd) {
+            const take = Math.min(chunk.length - at, block.length - filled)
+            chunk.copy(block, filled, at, at + take)
+            filled += take
+            at += take
+            offset += take
+            this.counters.bytesFetched += take
+            if (filled === block.length) {
+              this.complete(file.id, index, block, persistBlock(index))
+              index++
+              if (offset < spanEnd) block = Buffer.allocUnsafe(Math.min(size, file.size - index * size))
+              filled = 0
+            }
+          }
+        }
+      } finally {
+        this.controllers.delete(controller)
+      }
+      if (offset < spanEnd) throw fsError('EIO', `download of ${file.id} ended at byte ${offset} of ${spanEnd}`)
+    }
+
+    run()
+      .catch((error: unknown) => {
+        const failure = error instanceof FichierApiError || (error as { errno?: string } | undefined)?.errno
+          ? error
+          : fsError('EIO', `download of ${file.id} failed: ${(error as Error).message}`, error)
+        for (let index = first; index <= last; index++) {
+          const key = BlockCache.key(file.id, index)
+          const entry = this.inflight.get(key)
+          if (entry) {
+            this.inflight.delete(key)
+            entry.reject(failure)
+          }
+        }
+      })
+      .finally(() => {
+        this.prefetchInFlight -= reserved
+      })
+  }
+
+  private complete(fileId: string, index: number, block: Buffer, persist: boolean): void {
+    this.cache.set(fileId, index, block, persist)
+    const key = BlockCache.key(fileId, index)
+    const entry = this.inflight.get(key)
+    this.inflight.delete(key)
+    entry?.resolve(block)
+  }
+}

@@ -1,0 +1,414 @@
+/**
+ * The upload queue: turns closed local files into 1fichier files.
+ *
+ * A file is uploaded once it is closed (no writer left) and its folder has been quiet for the
+ * write-back delay, so that rsync's "write .name.XXXXXX, close, rename to name" uploads once,
+ * under the final name, and so that many small files closed together in one folder go up in
+ * one request (the API takes up to 500 files per request: one get_upload_server call each).
+ *
+ * Everything it works on is journaled in MetadataStore.local_files, so a crash or an unmount
+ * loses nothing: the next mount resumes the queue. A failed upload is retried with backoff;
+ * after `maxAttempts` the file stays local, marked failed, visible, and reported.
+ *
+ * After an upload the journal row is re-read: the file may have been renamed, moved, rewritten
+ * or deleted meanwhile, and the result is reconciled (rename/move it, or delete the stale copy).
+ */
+import { createReadStream } from 'node:fs'
+import { FichierApiError } from '../client/errors.js'
+import type { UploadResult, UploadSource } from '../client/types.js'
+import type { LocalFileRow, MetadataStore } from '../cache/metadata-store.js'
+import type { Logger } from '../log.js'
+import type { Spool } from './spool.js'
+
+export interface UploadRemote {
+  upload(folderId: number, sources: UploadSource[], options?: { onProgress?: (bytes: number) => void; signal?: AbortSignal }): Promise<UploadResult>
+  renameFile(url: string, newName: string): Promise<string>
+  moveFile(url: string, destinationId: number, rename?: string): Promise<string>
+  removeFiles(urls: string[]): Promise<number>
+}
+
+export interface UploaderOptions {
+  /** A closed file waits this long without another close in its folder before it uploads. */
+  writeBackDelayMs: number
+  /** ...but never longer than this after its own close, so a busy folder still uploads. */
+  maxBatchDelayMs: number
+  maxBatchFiles: number
+  maxBatchBytes: number
+  /** Upload requests in parallel. */
+  concurrency: number
+  maxAttempts: number
+  retryBaseMs: number
+  retryMaxMs: number
+}
+
+export const DEFAULT_UPLOADER_OPTIONS: UploaderOptions = {
+  writeBackDelayMs: 2_000,
+  maxBatchDelayMs: 30_000,
+  maxBatchFiles: 500,
+  maxBatchBytes: 4 * 1024 ** 3,
+  concurrency: 2,
+  maxAttempts: 8,
+  retryBaseMs: 5_000,
+  retryMaxMs: 5 * 60_000,
+}
+
+export interface UploadStatus {
+  /** Files waiting (closed or still open) and uploading. */
+  pending: number
+  uploading: number
+  failed: number
+  bytesPending: number
+  bytesSent: number
+  failures: Array<{ path: string; error: string }>
+}
+
+/** What the filesystem knows of open local files (kept in memory, not in the journal). */
+export interface LocalTracker {
+  /** Handles open for writing. */
+  writers(localId: number): number
+  /** A counter bumped by every change of content; equal values mean equal content. */
+  seq(localId: number): number
+  /** An upload of content `seq` succeeded while the file stayed open or changed again. */
+  noteUploaded(localId: number, seq: number, url: string): void
+}
+
+interface Snapshot {
+  id: number
+  seq: number
+  folderId: number
+  name: string
+  size: number
+  spoolPath: string
+  replacesUrl: string | null
+  mtime: number
+  mode: number | null
+}
+
+export class Uploader {
+  private readonly options: UploaderOptions
+  private timer?: NodeJS.Timeout
+  private running = 0
+  private readonly busyFolders = new Set<number>()
+  private readonly urgent = new Set<number>()
+  private readonly waiters = new Map<number, Array<{ resolve(): void; reject(error: Error): void }>>()
+  private readonly controllers = new Map<number, AbortController>()
+  private readonly inFlightBytes = new Map<number, number>()
+  private draining = false
+  private stopped = false
+  private bytesSentTotal = 0
+
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly remote: UploadRemote,
+    private readonly spool: Spool,
+    private readonly tracker: LocalTracker,
+    private readonly describePath: (folderId: number, name: string) => string,
+    options: Partial<UploaderOptions> = {},
+    private readonly log?: Logger,
+  ) {
+    this.options = { ...DEFAULT_UPLOADER_OPTIONS, ...options }
+  }
+
+  /** At mount: put interrupted work back in the queue. */
+  recover(): number {
+    let count = 0
+    for (const row of this.store.allLocalFiles()) {
+      if (row.state === 'empty') continue
+      if (!row.spoolPath || !this.spool.exists(row.spoolPath)) {
+        this.store.updateLocalFile(row.id, { state: 'failed', lastError: 'the local copy is missing from the spool' })
+        continue
+      }
+      const size = this.spool.sizeOnDisk(row.spoolPath)
+      this.store.updateLocalFile(row.id, { state: size === 0 ? 'empty' : 'queued', size, readyAt: Date.now(), attempts: 0 })
+      if (size > 0) count++
+    }
+    this.kick()
+    return count
+  }
+
+  /** Something changed in the journal: look for work. */
+  kick(): void {
+    if (this.stopped) return
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = setTimeout(() => this.scan(), 0)
+  }
+
+  /** Upload this file now (skipping the write-back delay) and resolve once it is uploaded. */
+  flush(localId: number): Promise<void> {
+    const row = this.store.localFileById(localId)
+    if (!row || row.state === 'empty') return Promise.resolve()
+    this.urgent.add(localId)
+    const promise = new Promise<void>((resolve, reject) => {
+      const list = this.waiters.get(localId) ?? []
+      list.push({ resolve, reject })
+      this.waiters.set(localId, list)
+    })
+    this.kick()
+    return promise
+  }
+
+  /** Abort the upload of a file that was deleted or rewritten. */
+  abort(localId: number): void {
+    this.controllers.get(localId)?.abort()
+  }
+
+  /**
+   * Upload everything now and wait. Files that end up failed are returned (they stay journaled).
+   * `onProgress` is called about every 200 ms.
+   */
+  async drain(onProgress?: (status: UploadStatus) => void, signal?: AbortSignal): Promise<UploadStatus> {
+    this.draining = true
+    this.kick()
+    try {
+      for (;;) {
+        const status = this.status()
+        onProgress?.(status)
+        const open = this.store.allLocalFiles().filter((row) => this.tracker.writers(row.id) > 0).length
+        if (status.pending - open <= 0 && this.running === 0) return status
+        if (signal?.aborted) return status
+        await new Promise((resolve) => setTimeout(resolve, 200))
+      }
+    } finally {
+      this.draining = false
+    }
+  }
+
+  stop(): void {
+    this.stopped = true
+    if (this.timer) clearTimeout(this.timer)
+    for (const controller of this.controllers.values()) controller.abort()
+  }
+
+  status(): UploadStatus {
+    const rows = this.store.allLocalFiles()
+    const active = rows.filter((row) => row.state === 'queued' || row.state === 'uploading' || row.state === 'writing')
+    const failed = rows.filter((row) => row.state === 'failed')
+    return {
+      pending: active.length,
+      uploading: rows.filter((row) => row.state === 'uploading').length,
+      failed: failed.length,
+      bytesPending: active.reduce((sum, row) => sum + row.size, 0),
+      bytesSent: this.bytesSentTotal + [...this.inFlightBytes.values()].reduce((a, b) => a + b, 0),
+      failures: failed.map((row) => ({ path: this.describePath(row.folderId, row.name), error: row.lastError ?? 'unknown error' })),
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private scan(): void {
+    this.timer = undefined
+    if (this.stopped) return
+    const now = Date.now()
+    const byFolder = new Map<number, LocalFileRow[]>()
+    let nextWake = Infinity
+    for (const row of this.store.allLocalFiles()) {
+      const urgent = this.urgent.has(row.id)
+      // An fsync uploads a file that is still open; otherwise only closed files go.
+      if (row.state !== 'queued' && !(urgent && row.state === 'writing')) continue
+      if (this.tracker.writers(row.id) > 0 && !urgent) continue
+      const readyAt = row.readyAt ?? now
+      // Retries keep their back-off even when someone waits for them.
+      if (readyAt > now && (!urgent || row.attempts > 0)) {
+        nextWake = Math.min(nextWake, readyAt)
+        continue
+      }
+      const list = byFolder.get(row.folderId) ?? []
+      list.push(row)
+      byFolder.set(row.folderId, list)
+    }
+    for (const [folderId, rows] of byFolder) {
+      if (this.busyFolders.has(folderId)) continue
+      const newest = Math.max(...rows.map((row) => row.readyAt ?? now))
+      const oldest = Math.min(...rows.map((row) => row.readyAt ?? now))
+      const quietAt = Math.min(newest + this.options.writeBackDelayMs, oldest + this.options.maxBatchDelayMs)
+      const due = this.draining || rows.some((row) => this.urgent.has(row.id)) || rows.length >= this.options.maxBatchFiles || quietAt <= now
+      if (!due) {
+        nextWake = Math.min(nextWake, quietAt)
+        continue
+      }
+      if (this.running >= this.options.concurrency) {
+        nextWake = Math.min(nextWake, now + 100)
+        continue
+      }
+      this.startBatch(folderId, this.pickBatch(rows))
+    }
+    if (nextWake !== Infinity) this.timer = setTimeout(() => this.scan(), Math.max(10, nextWake - now))
+  }
+
+  private pickBatch(rows: LocalFileRow[]): LocalFileRow[] {
+    const batch: LocalFileRow[] = []
+    let bytes = 0
+    for (const row of rows.sort((a, b) => a.id - b.id)) {
+      if (batch.length >= this.options.maxBatchFiles) break
+      if (batch.length > 0 && bytes + row.size > this.options.maxBatchBytes) break
+      batch.push(row)
+      bytes += row.size
+    }
+    return batch
+  }
+
+  private startBatch(folderId: number, rows: LocalFileRow[]): void {
+    this.running++
+    this.busyFolders.add(folderId)
+    const snapshots: Snapshot[] = rows.map((row) => ({
+      id: row.id, seq: this.tracker.seq(row.id), folderId: row.folderId, name: row.name, size: row.size,
+      spoolPath: row.spoolPath as string, replacesUrl: row.replacesUrl, mtime: row.mtime, mode: row.mode,
+    }))
+    for (const row of rows) this.store.updateLocalFile(row.id, { state: 'uploading' })
+    this.runBatch(folderId, snapshots)
+      .catch((error: unknown) => this.log?.error({ err: (error as Error).message }, 'upload batch crashed'))
+      .finally(() => {
+        this.running--
+        this.busyFolders.delete(folderId)
+        this.kick()
+      })
+  }
+
+  private async runBatch(folderId: number, batch: Snapshot[]): Promise<void> {
+    const controller = new AbortController()
+    for (const item of batch) this.controllers.set(item.id, controller)
+    const key = batch[0]?.id ?? 0
+    const sources: UploadSource[] = batch.map((item) => ({
+      name: item.name, size: item.size, open: () => createReadStream(item.spoolPath, { highWaterMark: 1 << 20 }),
+    }))
+    const totalBytes = batch.reduce((sum, item) => sum + item.size, 0)
+    this.log?.info({ folderId, files: batch.length, bytes: totalBytes }, 'uploading')
+    let result: UploadResult
+    try {
+      result = await this.remote.upload(folderId, sources, {
+        signal: controller.signal,
+        onProgress: (bytes) => this.inFlightBytes.set(key, bytes),
+      })
+    } catch (error) {
+      this.inFlightBytes.delete(key)
+      for (const item of batch) this.controllers.delete(item.id)
+      for (const item of batch) this.failed(item, error as Error)
+      return
+    }
+    this.inFlightBytes.delete(key)
+    this.bytesSentTotal += totalBytes
+    for (const item of batch) this.controllers.delete(item.id)
+    // Duplicate names in one batch are matched in order by the client.
+    const uploaded = new Map<string, typeof result.uploaded>()
+    for (const file of result.uploaded) uploaded.set(file.name, [...(uploaded.get(file.name) ?? []), file])
+    const failures = new Map(result.failed.map((failure) => [failure.name, failure.error]))
+    for (const item of batch) {
+      const file = uploaded.get(item.name)?.shift()
+      if (file) await this.succeeded(item, file.url, file.whirlpool, file.size)
+      else this.failed(item, failures.get(item.name) ?? new Error('not confirmed by 1fichier'))
+    }
+  }
+
+  private async succeeded(item: Snapshot, url: string, checksum: string, size: number): Promise<void> {
+    const row = this.store.localFileById(item.id)
+    if (!row) {
+      // Deleted while uploading: this copy must not stay.
+      this.log?.info({ url }, 'file deleted while uploading; deleting the uploaded copy')
+      this.store.addPendingRemoval(url, 'deleted while uploading')
+      await this.removePending()
+      this.settle(item.id)
+      return
+    }
+    const remote = { url, name: item.name, size, uploadedAt: Date.now(), checksum }
+    if (this.tracker.seq(item.id) !== item.seq || this.tracker.writers(item.id) > 0) {
+      // Still open (an fsync) or changed since: the upload is a good older version. It becomes
+      // the version this file replaces, and the one it replaced before can go.
+      this.store.db.transaction(() => {
+        this.store.putFile(item.folderId, remote)
+        if (row.replacesUrl && row.replacesUrl !== url) {
+          this.store.deleteFile(row.replacesUrl)
+          this.store.addPendingRemoval(row.replacesUrl, 'superseded by a newer upload')
+        }
+        const changed = this.tracker.seq(item.id) !== item.seq
+        this.store.updateLocalFile(row.id, {
+          replacesUrl: url, state: this.tracker.writers(item.id) > 0 ? 'writing' : 'queued', readyAt: Date.now(),
+          ...(changed ? {} : { attempts: 0 }),
+        })
+      })()
+      this.tracker.noteUploaded(item.id, item.seq, url)
+      await this.removePending()
+      this.settle(item.id)
+      return
+    }
+    // Record the file under the name it was uploaded with, then follow a rename made meanwhile.
+    this.store.db.transaction(() => {
+      this.store.putFile(item.folderId, remote)
+      this.store.setAttrs(url, { mtime: row.mtime, mode: row.mode ?? undefined })
+      this.store.deleteLocalFile(row.id)
+      if (row.replacesUrl && row.replacesUrl !== url) {
+        this.store.deleteFile(row.replacesUrl)
+        this.store.deleteAttrs(row.replacesUrl)
+        this.store.addPendingRemoval(row.replacesUrl, 'replaced by a new version')
+      }
+    })()
+    await this.spool.remove(item.spoolPath)
+    if (row.folderId !== item.folderId || row.name !== item.name) await this.follow(url, item, row)
+    await this.removePending()
+    this.log?.info({ path: this.describePath(row.folderId, row.name), bytes: size }, 'uploaded')
+    this.settle(item.id)
+  }
+
+  /** The file was renamed or moved while it uploaded: do the same to the remote copy. */
+  private async follow(url: string, item: Snapshot, row: LocalFileRow): Promise<void> {
+    try {
+      const newUrl = row.folderId !== item.folderId
+        ? await this.remote.moveFile(url, row.folderId, row.name !== item.name ? row.name : undefined)
+        : await this.remote.renameFile(url, row.name)
+      const file = this.store.fileByUrl(url)
+      this.store.deleteFile(url)
+      if (file) this.store.putFile(row.folderId, { url: newUrl, name: row.name, size: file.size, uploadedAt: file.uploadedAt ?? undefined, checksum: file.checksum ?? undefined })
+      this.store.moveAttrs(url, newUrl)
+    } catch (error) {
+      this.log?.error({ url, err: (error as Error).message }, 'could not rename the uploaded file to its new name; it keeps the name it was uploaded with')
+    }
+  }
+
+  private failed(item: Snapshot, error: Error): void {
+    const row = this.store.localFileById(item.id)
+    if (!row) return this.settle(item.id)
+    // Rewritten meanwhile: the new content is queued on its own (an fsync keeps waiting for it).
+    if (row.state !== 'uploading') return
+    const attempts = row.attempts + 1
+    const final = attempts >= this.options.maxAttempts || !retryable(error)
+    const message = error.message
+    const delay = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** (attempts - 1))
+    this.store.updateLocalFile(row.id, {
+      attempts, lastError: message, state: final ? 'failed' : 'queued', readyAt: Date.now() + delay,
+    })
+    const path = this.describePath(row.folderId, row.name)
+    if (final) {
+      this.log?.error({ path, attempts, err: message }, 'upload failed for good; the file stays in the local spool (see `fichfs status`)')
+      this.settle(item.id, new Error(`upload of ${path} failed: ${message}`))
+    } else {
+      this.log?.warn({ path, attempts, retryInMs: delay, err: message }, 'upload failed, will retry')
+      // An fsync waiting on this file keeps waiting through retries.
+      this.urgent.delete(item.id)
+      if (this.waiters.has(item.id)) this.urgent.add(item.id)
+    }
+  }
+
+  private settle(localId: number, error?: Error): void {
+    this.urgent.delete(localId)
+    const list = this.waiters.get(localId)
+    this.waiters.delete(localId)
+    for (const waiter of list ?? []) error ? waiter.reject(error) : waiter.resolve()
+  }
+
+  /** Delete remote files queued for removal (replaced versions, obsolete copies). */
+  async removePending(): Promise<void> {
+    const urls = this.store.pendingRemovals()
+    if (urls.length === 0) return
+    try {
+      await this.remote.removeFiles(urls.slice(0, 100))
+      for (const url of urls.slice(0, 100)) this.store.removePendingRemoval(url)
+    } catch (error) {
+      this.log?.warn({ count: urls.length, err: (error as Error).message }, 'could not delete replaced files yet; will retry')
+    }
+  }
+}
+
+function retryable(error: Error): boolean {
+  if (!(error instanceof FichierApiError)) return true
+  // A bad key, a refused name or size will not get better by retrying.
+  return !['FICHFS_AUTH', 'FICHFS_NO_SUCH_USER', 'FICHFS_PREMIUM_REQUIRED', 'FICHFS_INVALID_NAME', 'FICHFS_TOO_LARGE'].includes(error.code)
+}
