@@ -1,0 +1,41 @@
+/**
+ * Once per test run: make FUSE connections abortable (fusectl), and at the end take down any
+ * mount a failed test left behind, so that no stale mount survives the run.
+ */
+import { execFileSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+
+const PREFIX = 'fichfs-e2e-'
+
+function leftoverMounts(): string[] {
+  return readFileSync('/proc/self/mounts', 'utf8').split('\n')
+    .map((line) => line.split(' '))
+    .filter((fields) => (fields[2] ?? '').startsWith('fuse') && (fields[1] ?? '').includes(PREFIX))
+    .map((fields) => (fields[1] as string).replace(/\\040/g, ' '))
+}
+
+export function setup(): void {
+  if (!existsSync('dist/cli/index.js')) throw new Error('run `npm run build` first (npm test does it)')
+  try {
+    if (existsSync('/sys/fs/fuse/connections') && readdirSync('/sys/fs/fuse/connections').length === 0) {
+      execFileSync('mount', ['-t', 'fusectl', 'none', '/sys/fs/fuse/connections'], { stdio: 'ignore' })
+    }
+  } catch {
+    // Not root or already mounted: aborting stuck connections is a convenience only.
+  }
+}
+
+export function teardown(): void {
+  for (const mountpoint of leftoverMounts()) {
+    process.stderr.write(`global teardown: clearing leftover mount ${mountpoint}\n`)
+    try {
+      execFileSync('fusermount', ['-uz', mountpoint], { stdio: 'ignore' })
+    } catch {
+      try {
+        execFileSync('umount', ['-l', mountpoint], { stdio: 'ignore' })
+      } catch {
+        // Reported above; nothing more to do.
+      }
+    }
+  }
+}

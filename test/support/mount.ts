@@ -1,0 +1,172 @@
+/**
+ * Real mounts for end-to-end tests: the daemon runs as the real CLI in a child process (a
+ * process serving a FUSE mount deadlocks if it touches the mount itself), over an emulator
+ * running in the test process. Every mount gets its own temp dirs and is always taken down,
+ * also on failure: SIGTERM, then SIGKILL, `fusermount -uz`, and an abort of the FUSE
+ * connection if a request is stuck.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import type { Emulator } from '../../src/emulator/index.js'
+
+export const BIN = resolve(import.meta.dirname, '../../bin/fichfs.js')
+export const E2E_PREFIX = 'fichfs-e2e-'
+
+export async function tempDir(label = 'tmp'): Promise<string> {
+  return mkdtemp(join(tmpdir(), `${E2E_PREFIX}${label}-`))
+}
+
+export interface ShResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Run a shell command (never blocking this process), with a time limit. */
+export function sh(command: string, options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<ShResult> {
+  return new Promise((resolvePromise) => {
+    const child = spawn('bash', ['-c', command], { env: options.env ?? process.env, cwd: options.cwd, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolvePromise({ code, stdout, stderr })
+    })
+    if (options.input !== undefined) {
+      child.stdin?.on('error', () => undefined)
+      child.stdin?.end(options.input)
+    }
+  })
+}
+
+/** Like sh, but fails the test on a non-zero exit (showing stderr). */
+export async function run(command: string, options: Parameters<typeof sh>[1] = {}): Promise<string> {
+  const result = await sh(command, options)
+  if (result.code !== 0) throw new Error(`command failed (${result.code}): ${command}\n${result.stderr.slice(-2000)}`)
+  return result.stdout
+}
+
+export function isMounted(mountpoint: string): boolean {
+  const escaped = mountpoint.replace(/ /g, '\\040')
+  return readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === escaped)
+}
+
+export interface MountOptions {
+  cacheDir: string
+  mountpoint?: string
+  args?: string[]
+  env?: NodeJS.ProcessEnv
+  timeScale?: number
+}
+
+export interface TestMount {
+  mountpoint: string
+  cacheDir: string
+  process: ChildProcess
+  /** Everything the daemon wrote to stdout and stderr. */
+  output(): string
+  /** Resolves with the exit code once the daemon has exited. */
+  exited: Promise<number | null>
+  /** SIGTERM (waits for uploads), then make sure nothing is left mounted. */
+  stop(timeoutMs?: number): Promise<number | null>
+  /** kill -9: leaves a stale mount behind, as a crash would. */
+  kill9(): Promise<void>
+}
+
+const live = new Set<TestMount>()
+
+export async function mountFichfs(emu: Emulator, options: MountOptions): Promise<TestMount> {
+  const mountpoint = options.mountpoint ?? (await tempDir('mnt'))
+  await mkdir(mountpoint, { recursive: true }).catch(() => undefined)
+  const args = [
+    BIN, 'mount', mountpoint, '--endpoint', emu.apiBase, '--cache-dir', options.cacheDir,
+    '--time-scale', String(options.timeScale ?? 10), '-v', ...(options.args ?? []),
+  ]
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, FICHFS_API_KEY: emu.apiKey, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+  const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)))
+  const mount: TestMount = {
+    mountpoint,
+    cacheDir: options.cacheDir,
+    process: child,
+    output: () => output,
+    exited,
+    stop: async (timeoutMs = 60_000) => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM')
+        const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs))])
+        if (code === 'timeout') {
+          child.kill('SIGKILL')
+          await exited
+        }
+      }
+      await cleanupMount(mountpoint)
+      live.delete(mount)
+      return child.exitCode
+    },
+    kill9: async () => {
+      child.kill('SIGKILL')
+      await exited
+      live.delete(mount)
+    },
+  }
+  live.add(mount)
+  const started = Date.now()
+  while (!output.includes('is mounted')) {
+    if (child.exitCode !== null) throw new Error(`fichfs mount exited (${child.exitCode}):\n${output}`)
+    if (Date.now() - started > 30_000) {
+      await mount.stop(1000)
+      throw new Error(`fichfs mount did not come up:\n${output}`)
+    }
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  return mount
+}
+
+/** Take a mountpoint down whatever state it is in (stuck requests included). */
+export async function cleanupMount(mountpoint: string): Promise<void> {
+  if (!isMounted(mountpoint)) return
+  abortFuseConnection(mountpoint)
+  await sh(`fusermount -uz ${JSON.stringify(mountpoint)} || umount -l ${JSON.stringify(mountpoint)}`, { timeoutMs: 10_000 })
+}
+
+/** Abort the kernel side of a FUSE mount so that nothing blocked on it stays blocked. */
+function abortFuseConnection(mountpoint: string): void {
+  try {
+    const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((entry) => entry.split(' ')[4] === mountpoint.replace(/ /g, '\\040'))
+    const device = line?.split(' ')[2]
+    const minor = device?.split(':')[1]
+    if (!minor) return
+    const connections = '/sys/fs/fuse/connections'
+    if (!existsSync(connections) || readdirSync(connections).length === 0) return
+    const abort = join(connections, minor, 'abort')
+    if (existsSync(abort)) writeFileSync(abort, '1')
+  } catch {
+    // Best effort: fusermount -uz follows.
+  }
+}
+
+/** Every mount a test forgot, taken down (afterAll safety net). */
+export async function stopAllMounts(): Promise<void> {
+  for (const mount of [...live]) await mount.stop(30_000)
+}
+
+export async function removeDir(path: string): Promise<void> {
+  if (isMounted(path)) await cleanupMount(path)
+  await rm(path, { recursive: true, force: true })
+}
+
+export function fileSize(path: string): number {
+  return statSync(path).size
+}
