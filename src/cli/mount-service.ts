@@ -8,17 +8,13 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import type { Server } from 'node:net'
 import { join, resolve } from 'node:path'
 import { BlockCache } from '../cache/block-cache.js'
-import { MetadataStore } from '../cache/metadata-store.js'
-import { FichierClient } from '../client/fichier-client.js'
-import { HttpTransport } from '../client/http.js'
 import { DEFAULT_ENDPOINT } from '../client/trust.js'
-import { DEFAULT_PACER_OPTIONS, Pacer, scalePacerOptions } from '../client/pacer.js'
 import { FichfsError } from '../errors.js'
 import { FichierFs } from '../fs/fichier-fs.js'
 import { mountFuse, type FuseMount } from '../fs/fuse-adapter.js'
 import type { UploadStatus } from '../fs/uploader.js'
 import type { Logger } from '../log.js'
-import { accountCacheDir } from './config.js'
+import { openAccount } from './account.js'
 import { serveControl, socketPathFor } from './control.js'
 
 export interface MountSettings {
@@ -51,23 +47,9 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
   const mountpoint = resolve(settings.mountpoint)
   checkMountpoint(mountpoint)
   const scale = settings.timeScale
-  const accountDir = accountCacheDir(settings.cacheDir, settings.endpoint, settings.apiKey)
-  const store = new MetadataStore(join(accountDir, 'metadata.sqlite'))
-  const pacer = new Pacer(scalePacerOptions(DEFAULT_PACER_OPTIONS, scale), {
-    store: store.gateStore(),
-    onRetry: (event) => log.warn({ endpoint: event.endpoint, kind: event.kind, attempt: event.attempt, delayMs: event.delayMs, err: (event.error as Error).message },
-      event.kind === 'flood' ? '1fichier flood protection: cooling down' : 'API call failed, retrying'),
-  })
-  const client = new FichierClient({
-    apiKey: settings.apiKey,
-    endpoint: settings.endpoint,
-    pacer,
-    http: new HttpTransport(),
-    uploadRetryDelayMs: Math.max(10, Math.round(2000 / scale)),
-    endPollDelaysMs: [250, 500, 1000, 2000, 4000].map((ms) => Math.max(5, Math.round(ms / scale))),
-    linkLifetimeMs: Math.max(1000, Math.round(4 * 60_000 / scale)),
-    downloadRetryDelayMs: Math.max(10, Math.round(500 / scale)),
-  })
+  const account = openAccount({ apiKey: settings.apiKey, endpoint: settings.endpoint, cacheDir: settings.cacheDir, timeScale: scale, log })
+  const { client, store, accountDir } = account
+  const pacer = client.pacer
   const blockCache = new BlockCache({
     blockSize: 1 << 20,
     memoryBytes: settings.memoryCacheBytes,
@@ -95,8 +77,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
   try {
     await fs.namespace.ensureListed(0)
   } catch (error) {
-    store.close()
-    await client.close()
+    await account.close()
     throw error
   }
   // Resolve the socket path now: after mounting, a realpath of the mountpoint would ask this
@@ -110,8 +91,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     fuse = await mountFuse(fs, { mountpoint, allowOther: settings.allowOther, debug: settings.debugFuse }, log)
   } catch (error) {
     fs.uploader.stop()
-    store.close()
-    await client.close()
+    await account.close()
     throw new FichfsError('FICHFS_MOUNT', `could not mount ${mountpoint}: ${(error as Error).message}`, {
       cause: error, hint: 'Is FUSE installed (apt-get install fuse libfuse2) and /dev/fuse usable? Is the mountpoint an empty directory?',
     })
@@ -150,8 +130,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
           log.warn({ err: (error as Error).message }, 'unmount reported an error')
         }
         control.close()
-        store.close()
-        await client.close()
+        await account.close()
         markStopped()
         return final
       })()

@@ -1,0 +1,62 @@
+/**
+ * An opened account for commands that talk to the service without mounting: the client, with
+ * its pacer gates in the account's SQLite database so that a command running beside a mount
+ * shares the mount's rate budget (same IP, same key), and the metadata store itself (`fichfs
+ * ls` reads the same cache as the mount).
+ */
+import { join } from 'node:path'
+import { MetadataStore } from '../cache/metadata-store.js'
+import { FichierClient } from '../client/fichier-client.js'
+import { DEFAULT_PACER_OPTIONS, Pacer, scalePacerOptions } from '../client/pacer.js'
+import type { Logger } from '../log.js'
+import { accountCacheDir, defaultCacheDir, resolveApiKey, type KeySource } from './config.js'
+
+export interface AccountOptions {
+  endpoint?: string
+  apiKeyFile?: string
+  cacheDir?: string
+  /** Divide rate-limit timings (tests against a time-scaled emulator). */
+  timeScale?: number
+  /** Use this key instead of resolving one (already resolved, or typed at `fichfs login`). */
+  apiKey?: string
+  log?: Logger
+}
+
+export interface OpenAccount {
+  client: FichierClient
+  store: MetadataStore
+  keySource: KeySource | 'given'
+  accountDir: string
+  close(): Promise<void>
+}
+
+export function openAccount(options: AccountOptions): OpenAccount {
+  const resolved = options.apiKey ? { key: options.apiKey, source: 'given' as const } : resolveApiKey({ apiKeyFile: options.apiKeyFile })
+  const scale = options.timeScale && options.timeScale > 0 ? options.timeScale : 1
+  const accountDir = accountCacheDir(options.cacheDir ?? defaultCacheDir(), options.endpoint, resolved.key)
+  const store = new MetadataStore(join(accountDir, 'metadata.sqlite'))
+  const log = options.log
+  const pacer = new Pacer(scalePacerOptions(DEFAULT_PACER_OPTIONS, scale), {
+    store: store.gateStore(),
+    onRetry: (event) => log?.warn({ endpoint: event.endpoint, kind: event.kind, delayMs: event.delayMs }, event.kind === 'flood' ? '1fichier flood protection: cooling down' : 'retrying'),
+  })
+  const client = new FichierClient({
+    apiKey: resolved.key,
+    endpoint: options.endpoint,
+    pacer,
+    uploadRetryDelayMs: Math.max(10, Math.round(2000 / scale)),
+    endPollDelaysMs: [250, 500, 1000, 2000, 4000].map((ms) => Math.max(5, Math.round(ms / scale))),
+    linkLifetimeMs: Math.max(1000, Math.round(4 * 60_000 / scale)),
+    downloadRetryDelayMs: Math.max(10, Math.round(500 / scale)),
+  })
+  return {
+    client,
+    store,
+    keySource: resolved.source,
+    accountDir,
+    close: async () => {
+      await client.close()
+      store.close()
+    },
+  }
+}
