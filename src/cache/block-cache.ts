@@ -35,6 +35,7 @@ export class BlockCache {
   private readonly disk?: LRUCache<string, number>
   private readonly diskDir?: string
   private readonly counters = { hits: 0, diskHits: 0, misses: 0 }
+  private readonly writes = new Set<Promise<void>>()
 
   constructor(options: BlockCacheOptions) {
     this.blockSize = options.blockSize
@@ -98,7 +99,8 @@ export class BlockCache {
     this.memory.set(key, block)
     if (persist && this.disk && !this.disk.has(key)) {
       this.disk.set(key, block.length)
-      void this.writeBlock(key, block)
+      const write = this.writeBlock(key, block).finally(() => this.writes.delete(write))
+      this.writes.add(write)
     }
   }
 
@@ -107,6 +109,11 @@ export class BlockCache {
     const prefix = `${fileId}:`
     for (const key of [...this.memory.keys()]) if (key.startsWith(prefix)) this.memory.delete(key)
     if (this.disk) for (const key of [...this.disk.keys()]) if (key.startsWith(prefix)) this.disk.delete(key)
+  }
+
+  /** Wait for disk writes in progress (before the process exits). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.writes])
   }
 
   stats(): BlockCacheStats {

@@ -106,7 +106,7 @@ export class FichierFs implements LocalTracker {
   constructor(
     private readonly remote: FsRemote,
     private readonly store: MetadataStore,
-    blockCache: BlockCache,
+    private readonly blockCache: BlockCache,
     private readonly options: FsOptions,
     private readonly log?: Logger,
   ) {
@@ -130,6 +130,7 @@ export class FichierFs implements LocalTracker {
     if (options.wait) status = await this.uploader.drain(options.onProgress, options.signal)
     this.uploader.stop()
     this.reader.close()
+    await this.blockCache.flush()
     return status
   }
 

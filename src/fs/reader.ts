@@ -195,7 +195,7 @@ export class RemoteReader {
     const lastBlock = Math.floor((file.size - 1) / this.options.blockSize)
     let ahead = lastRead + 1
     while (ahead <= lastBlock && ahead <= lastRead + stream.windowBlocks &&
-      (this.cache.peek(file.id, ahead) || this.inflight.has(BlockCache.key(file.id, ahead)))) ahead++
+      (this.cache.has(file.id, ahead) || this.inflight.has(BlockCache.key(file.id, ahead)))) ahead++
     const have = ahead - lastRead - 1
     if (ahead > lastBlock || have >= Math.ceil(stream.windowBlocks / 2)) return
     const budget = this.options.prefetchBudgetBytes - this.prefetchInFlight
