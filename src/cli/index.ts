@@ -8,20 +8,21 @@ import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { isFichfsError } from '../errors.js'
 import { scrubSecrets } from '../log.js'
+import { demoCommand } from './commands/demo.js'
 import { emulatorCommand } from './commands/emulator.js'
 import { mountCommand } from './commands/mount.js'
 import { unmountCommand } from './commands/unmount.js'
 import { refuseKeyArguments } from './config.js'
 
-function fail(error: unknown): never {
+function fail(error: unknown): void {
   const message = error instanceof Error ? error.message : String(error)
   const code = isFichfsError(error) ? error.code : undefined
   const hint = isFichfsError(error) ? error.hint : undefined
   const text = scrubSecrets(`fichfs: ${message}${code ? ` [${code}]` : ''}${hint ? `\n  ${hint}` : ''}\n`)
   process.stderr.write(text)
   // A `--daemon` parent waits for this child's word.
-  if (process.send) process.send({ ready: false, error: scrubSecrets(message) })
-  process.exit(1)
+  if (process.send) process.send({ ready: false, error: scrubSecrets(message) }, () => process.exit(1))
+  else process.exit(1)
 }
 
 async function main(): Promise<void> {
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
     .usage('$0 <command> [options]\n\nUse a 1fichier.com account like a local folder.')
     .command(mountCommand)
     .command(unmountCommand)
+    .command(demoCommand)
     .command(emulatorCommand)
     .demandCommand(1, 'Name a command: see `fichfs --help`.')
     .strict()
