@@ -206,7 +206,9 @@ export class Uploader {
       // An fsync uploads a file that is still open; otherwise only closed files go.
       if (row.state !== 'queued' && !(urgent && row.state === 'writing')) continue
       if (this.tracker.writers(row.id) > 0 && !urgent) continue
-      const readyAt = row.readyAt ?? now
+      // rsync's temporary files (.name.XXXXXX) are renamed right after close; should the rename
+      // lag, waiting longer still beats uploading under the temporary name and renaming.
+      const readyAt = (row.readyAt ?? now) + (looksTemporary(row.name) && !this.draining ? this.options.maxBatchDelayMs : 0)
       // Retries keep their back-off even when someone waits for them.
       if (readyAt > now && (!urgent || row.attempts > 0)) {
         nextWake = Math.min(nextWake, readyAt)
@@ -350,6 +352,7 @@ export class Uploader {
 
   /** The file was renamed or moved while it uploaded: do the same to the remote copy. */
   private async follow(url: string, item: Snapshot, row: LocalFileRow): Promise<void> {
+    this.log?.info({ from: this.describePath(item.folderId, item.name), to: this.describePath(row.folderId, row.name) }, 'renamed while uploading: renaming the uploaded file too')
     try {
       const newUrl = row.folderId !== item.folderId
         ? await this.remote.moveFile(url, row.folderId, row.name !== item.name ? row.name : undefined)
@@ -405,6 +408,11 @@ export class Uploader {
       this.log?.warn({ count: urls.length, err: (error as Error).message }, 'could not delete replaced files yet; will retry')
     }
   }
+}
+
+/** rsync's temporary names: `.` + the final name + `.` + six random characters. */
+export function looksTemporary(name: string): boolean {
+  return /^\..+\.[A-Za-z0-9]{6}$/.test(name)
 }
 
 function retryable(error: Error): boolean {

@@ -1,0 +1,53 @@
+/** Compare what the emulator stores with a local tree. */
+import { readdir, readFile, stat } from 'node:fs/promises'
+import { join, relative } from 'node:path'
+import { whirlpool } from 'hash-wasm'
+import { encodeName } from '../../src/client/names.js'
+import type { Emulator } from '../../src/emulator/index.js'
+
+export interface LocalFile {
+  path: string
+  size: number
+}
+
+export async function listLocalFiles(root: string): Promise<LocalFile[]> {
+  const out: LocalFile[] = []
+  async function walk(dir: string): Promise<void> {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const full = join(dir, entry.name)
+      if (entry.isDirectory()) await walk(full)
+      else if (entry.isFile()) out.push({ path: relative(root, full), size: (await stat(full)).size })
+    }
+  }
+  await walk(root)
+  return out.sort((a, b) => a.path.localeCompare(b.path))
+}
+
+/** The account path of a local relative path, as the service stores it (encoded names). */
+export function storedPath(prefix: string, relativePath: string): string {
+  return [prefix, ...relativePath.split('/')].filter(Boolean).map(encodeName).map((part) => `/${part}`).join('')
+}
+
+/**
+ * Every non-empty local file is on the emulator exactly once, with the same Whirlpool; nothing
+ * else is in that folder. Returns the number of files checked.
+ */
+export async function expectStoredExactly(emu: Emulator, localRoot: string, accountFolder: string): Promise<number> {
+  const local = (await listLocalFiles(localRoot)).filter((file) => file.size > 0)
+  const stored = emu.tree().filter((entry) => entry.type === 'file' && entry.path.startsWith(`${storedPath('', accountFolder)}/`))
+  const byPath = new Map(stored.map((entry) => [entry.path, entry]))
+  const problems: string[] = []
+  for (const file of local) {
+    const entry = byPath.get(storedPath(accountFolder, file.path))
+    if (!entry) {
+      problems.push(`missing ${file.path}`)
+      continue
+    }
+    byPath.delete(storedPath(accountFolder, file.path))
+    if (entry.size !== file.size) problems.push(`size of ${file.path}: ${entry.size} != ${file.size}`)
+    else if (entry.whirlpool !== (await whirlpool(await readFile(join(localRoot, file.path))))) problems.push(`checksum of ${file.path}`)
+  }
+  for (const extra of byPath.keys()) problems.push(`unexpected ${extra}`)
+  if (problems.length > 0) throw new Error(`emulator content differs:\n${problems.slice(0, 20).join('\n')}`)
+  return local.length
+}
