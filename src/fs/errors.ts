@@ -32,7 +32,9 @@ const QUIET = new Set<ErrnoName>(['ENOENT', 'EEXIST', 'ENOTEMPTY', 'ENODATA', 'E
 /** The errno to answer for any error; logs what deserves it. */
 export function toErrno(error: unknown, op: string, path: string, log?: Logger): number {
   if (error instanceof FichfsError && error.errno) {
-    if (!QUIET.has(error.errno)) log?.warn({ op, path, code: error.code, errno: error.errno, err: error.message }, `${op} failed`)
+    const details = { op, path, code: error.code, errno: error.errno, err: error.message }
+    if (QUIET.has(error.errno)) log?.debug(details, `${op}: ${error.errno}`)
+    else log?.warn(details, `${op} failed`)
     return ERRNO[error.errno]
   }
   log?.error({ op, path, err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, `${op}: unexpected failure, answering EIO`)

@@ -496,11 +496,12 @@ export class FichierFs implements LocalTracker {
     const mtime = live.mtime ?? row.mtime
     if (size === 0) {
       // 1fichier refuses empty files: an empty file lives in the journal only. The version it
-      // replaced is deleted, since the file is now empty.
+      // replaced is deleted by the uploader after the write-back delay (a `cp` over an
+      // existing file truncates it first, then writes: that must not delete anything).
       void this.spool.remove(row.spoolPath)
-      this.store.updateLocalFile(localId, { state: 'empty', size: 0, mtime, spoolPath: null })
-      if (row.replacesUrl) this.removeReplaced(row)
+      this.store.updateLocalFile(localId, { state: 'empty', size: 0, mtime, spoolPath: null, readyAt: Date.now() })
       this.live.delete(localId)
+      if (row.replacesUrl) this.uploader.kick()
       return
     }
     if (live.uploaded && live.uploaded.seq === live.seq && live.uploaded.url === row.replacesUrl) {
@@ -521,18 +522,6 @@ export class FichierFs implements LocalTracker {
   private persistLocal(localId: number, spoolPath: string): void {
     const live = this.liveOf(localId)
     this.store.updateLocalFile(localId, { state: 'queued', size: this.spool.size(spoolPath), ...(live.mtime ? { mtime: live.mtime } : {}), readyAt: Date.now() })
-  }
-
-  private removeReplaced(row: LocalFileRow): void {
-    const url = row.replacesUrl as string
-    this.store.db.transaction(() => {
-      this.store.updateLocalFile(row.id, { replacesUrl: null })
-      this.store.deleteFile(url)
-      this.store.deleteAttrs(url)
-      this.store.addPendingRemoval(url, 'truncated to zero bytes')
-    })()
-    this.namespace.touch(url)
-    void this.uploader.removePending()
   }
 
   /** Delete a local file and, if it replaced a remote version, that version too. */

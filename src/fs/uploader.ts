@@ -122,6 +122,8 @@ export class Uploader {
       this.store.updateLocalFile(row.id, { state: size === 0 ? 'empty' : 'queued', size, readyAt: Date.now(), attempts: 0 })
       if (size > 0) count++
     }
+    // Deletions of replaced versions that an earlier run could not finish.
+    void this.removePending()
     this.kick()
     return count
   }
@@ -164,7 +166,10 @@ export class Uploader {
         const status = this.status()
         onProgress?.(status)
         const open = this.store.allLocalFiles().filter((row) => this.tracker.writers(row.id) > 0).length
-        if (status.pending - open <= 0 && this.running === 0) return status
+        if (status.pending - open <= 0 && this.running === 0) {
+          await this.removePending()
+          return this.status()
+        }
         if (signal?.aborted) return status
         await new Promise((resolve) => setTimeout(resolve, 200))
       }
@@ -202,6 +207,10 @@ export class Uploader {
     const byFolder = new Map<number, LocalFileRow[]>()
     let nextWake = Infinity
     for (const row of this.store.allLocalFiles()) {
+      if (row.state === 'empty') {
+        if (row.replacesUrl) nextWake = Math.min(nextWake, this.settleEmpty(row, now))
+        continue
+      }
       const urgent = this.urgent.has(row.id)
       // An fsync uploads a file that is still open; otherwise only closed files go.
       if (row.state !== 'queued' && !(urgent && row.state === 'writing')) continue
@@ -235,6 +244,25 @@ export class Uploader {
       this.startBatch(folderId, this.pickBatch(rows))
     }
     if (nextWake !== Infinity) this.timer = setTimeout(() => this.scan(), Math.max(10, nextWake - now))
+  }
+
+  /**
+   * An empty file that replaced a remote one (truncated to zero and left so): once quiet for
+   * the write-back delay, the old remote version goes. Returns when to look again.
+   */
+  private settleEmpty(row: LocalFileRow, now: number): number {
+    const due = (row.readyAt ?? now) + this.options.writeBackDelayMs
+    if (this.tracker.writers(row.id) > 0) return Infinity
+    if (due > now && !this.draining) return due
+    const url = row.replacesUrl as string
+    this.store.db.transaction(() => {
+      this.store.updateLocalFile(row.id, { replacesUrl: null })
+      this.store.deleteFile(url)
+      this.store.deleteAttrs(url)
+      this.store.addPendingRemoval(url, 'truncated to zero bytes')
+    })()
+    void this.removePending()
+    return Infinity
   }
 
   private pickBatch(rows: LocalFileRow[]): LocalFileRow[] {
