@@ -7,24 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEmulator, type Emulator } from '../../src/emulator/index.js'
 import { expectStoredExactly } from '../support/checks.js'
 import { mountFichfs, removeDir, run, stopAllMounts, tempDir, waitForUploads, type TestMount } from '../support/mount.js'
-import { writeTree, type TreeSpec } from '../support/tree.js'
-
-/** 500 small files (some empty), odd names, nested folders and one 200 MB file. */
-export function backupSpec(): TreeSpec {
-  const files: TreeSpec['files'] = {}
-  for (let i = 1; i <= 500; i++) files[`small/file-${String(i).padStart(3, '0')}.dat`] = i % 50 === 0 ? 0 : 1 + ((i * 7919) % 20_000)
-  Object.assign(files, {
-    'nested/deeper/still deeper/leaf.txt': 'leaf\n',
-    'nested/empty.txt': 0,
-    'with space/a file with spaces.txt': 'spaces\n',
-    'unicode/ünïcødé 日本語 ☃.txt': 'unicode\n',
-    'forbidden/q"uote\'s <lt> $dollar `tick` back\\slash.txt': 'forbidden\n',
-    'forbidden/ leading and trailing .txt ': 'spaces around\n',
-    'forbidden/．already fullwidth＂.txt': 'fullwidth\n',
-    'big/200mb.bin': 200_000_000,
-  })
-  return { files, folders: ['empty folder'] }
-}
+import { backupSpec, writeTree } from '../support/tree.js'
 
 describe('rsync -a into the mount', () => {
   let source: string

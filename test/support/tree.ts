@@ -11,7 +11,7 @@ export async function writeRandomFile(path: string, size: number): Promise<void>
   const chunk = 4 << 20
   for (let written = 0; written < size; written += chunk) {
     const piece = randomBytes(Math.min(chunk, size - written))
-    if (!out.write(piece)) await new Promise((resolve) => out.once('drain', resolve))
+    if (!out.write(piece)) await new Promise<void>((resolve) => out.once("drain", () => resolve()))
   }
   await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())))
 }
@@ -48,4 +48,21 @@ export function foldersOf(spec: TreeSpec): string[] {
   for (const folder of spec.folders ?? []) add(folder)
   folders.delete('.')
   return [...folders].filter((folder) => folder !== '.').sort()
+}
+
+/** 500 small files (some empty), odd names, nested folders and one 200 MB file. */
+export function backupSpec(): TreeSpec {
+  const files: TreeSpec['files'] = {}
+  for (let i = 1; i <= 500; i++) files[`small/file-${String(i).padStart(3, '0')}.dat`] = i % 50 === 0 ? 0 : 1 + ((i * 7919) % 20_000)
+  Object.assign(files, {
+    'nested/deeper/still deeper/leaf.txt': 'leaf\n',
+    'nested/empty.txt': 0,
+    'with space/a file with spaces.txt': 'spaces\n',
+    'unicode/ünïcødé 日本語 ☃.txt': 'unicode\n',
+    'forbidden/q"uote\'s <lt> $dollar `tick` back\\slash.txt': 'forbidden\n',
+    'forbidden/ leading and trailing .txt ': 'spaces around\n',
+    'forbidden/．already fullwidth＂.txt': 'fullwidth\n',
+    'big/200mb.bin': 200_000_000,
+  })
+  return { files, folders: ['empty folder'] }
 }

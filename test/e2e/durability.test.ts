@@ -1,0 +1,135 @@
+/**
+ * A write the user saw succeed is never lost: not by a crash in the middle of an upload, not by
+ * a flaky service (5xx, resets, HTML from end.pl, a flood), not by an unmount.
+ */
+import { randomBytes } from 'node:crypto'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { whirlpool } from 'hash-wasm'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { startEmulator, type Emulator } from '../../src/emulator/index.js'
+import { expectStoredExactly } from '../support/checks.js'
+import { isMounted, mountFichfs, removeDir, run, sh, stopAllMounts, tempDir, waitForUploads } from '../support/mount.js'
+import { backupSpec, writeRandomFile, writeTree } from '../support/tree.js'
+
+const dirs: string[] = []
+async function dir(label: string): Promise<string> {
+  const path = await tempDir(label)
+  dirs.push(path)
+  return path
+}
+
+afterEach(async () => {
+  await stopAllMounts()
+})
+afterAll(async () => {
+  for (const path of dirs) await removeDir(path)
+})
+
+describe('durability', () => {
+  it('kill -9 in the middle of a 200 MB upload: the next mount resumes it and the file arrives whole', async () => {
+    const emu = await startEmulator({ dataDir: await dir('kill-emu'), timeScale: 10, faults: { bandwidthBytesPerSec: 25_000_000 } })
+    try {
+      const cacheDir = await dir('kill-cache')
+      const source = join(await dir('kill-src'), 'big.bin')
+      await writeRandomFile(source, 200_000_000)
+      let mount = await mountFichfs(emu, { cacheDir, args: ['--write-back', '100ms'] })
+      await run(`cp ${source} ${mount.mountpoint}/big.bin`)
+      // Wait until the upload is on the wire, partly sent, then crash.
+      const started = Date.now()
+      while (!mount.output().includes('"msg":"uploading"') && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 50))
+      await new Promise((r) => setTimeout(r, 1500))
+      await mount.kill9()
+      expect(emu.tree().filter((entry) => entry.type === 'file')).toHaveLength(0)
+
+      emu.setFaults({ bandwidthBytesPerSec: 0 })
+      mount = await mountFichfs(emu, { cacheDir, mountpoint: mount.mountpoint })
+      // Visible meanwhile, with its full size.
+      expect((await run(`stat -c %s ${mount.mountpoint}/big.bin`)).trim()).toBe('200000000')
+      await waitForUploads(mount)
+      const stored = emu.tree().filter((entry) => entry.type === 'file')
+      expect(stored).toHaveLength(1)
+      expect(stored[0]?.size).toBe(200_000_000)
+      expect(stored[0]?.whirlpool).toBe(await whirlpool(await readFile(source)))
+      await mount.stop()
+    } finally {
+      await emu.close()
+    }
+  })
+
+  it('with 10% 5xx, resets, HTML from end.pl and a forced flood, rsync still lands intact and fichfs causes no flood', async () => {
+    const emu = await startEmulator({
+      dataDir: await dir('faults-emu'),
+      timeScale: 20,
+      floodLockMs: 30_000,
+      faults: { errorRate: 0.1, resetRate: 0.2, endHtmlRate: 0.3 },
+    })
+    try {
+      const source = await dir('faults-src')
+      const spec = backupSpec()
+      delete spec.files['big/200mb.bin']
+      spec.files['big/20mb.bin'] = 20_000_000
+      await writeTree(source, spec)
+      const mount = await mountFichfs(emu, { cacheDir: await dir('faults-cache'), timeScale: 20 })
+      emu.setFaults({ floodNext: 1 })
+      await run(`rsync -a ${source}/ ${mount.mountpoint}/backup/`, { timeoutMs: 300_000 })
+      await waitForUploads(mount, 300_000)
+      await expectStoredExactly(emu, source, 'backup')
+      // Reads through the faults too.
+      await run(`cmp ${source}/big/20mb.bin ${mount.mountpoint}/backup/big/20mb.bin`)
+      const stats = emu.stats()
+      expect(stats.floods.forced).toBe(1)
+      expect(stats.floods.triggered).toBe(0)
+      expect(stats.floods.whileLocked).toBe(0)
+      expect(stats.faultsInjected.error).toBeGreaterThan(0)
+      expect(await mount.stop()).toBe(0)
+    } finally {
+      await emu.close()
+    }
+  })
+
+  it('unmount waits for pending uploads and shows progress; --no-wait keeps them for the next mount', async () => {
+    const emu = await startEmulator({ dataDir: await dir('unmount-emu'), timeScale: 10, faults: { bandwidthBytesPerSec: 20_000_000 } })
+    try {
+      const cacheDir = await dir('unmount-cache')
+      const data = randomBytes(30_000_000)
+      const source = join(await dir('unmount-src'), 'file.bin')
+      await writeFile(source, data)
+      let mount = await mountFichfs(emu, { cacheDir, args: ['--write-back', '10s'] })
+      await run(`cp ${source} ${mount.mountpoint}/a.bin`)
+      const unmount = await sh(`node ${join(import.meta.dirname, '../../bin/fichfs.js')} unmount ${mount.mountpoint}`, { timeoutMs: 60_000 })
+      expect(unmount.code).toBe(0)
+      expect(unmount.stderr).toMatch(/upload/i)
+      expect(await mount.exited).toBe(0)
+      expect(isMounted(mount.mountpoint)).toBe(false)
+      expect(emu.tree().find((entry) => entry.path === '/a.bin')?.size).toBe(30_000_000)
+
+      mount = await mountFichfs(emu, { cacheDir, mountpoint: mount.mountpoint, args: ['--write-back', '10s'] })
+      await run(`cp ${source} ${mount.mountpoint}/b.bin`)
+      const quick = await sh(`node ${join(import.meta.dirname, '../../bin/fichfs.js')} unmount --no-wait ${mount.mountpoint}`, { timeoutMs: 60_000 })
+      expect(quick.code).toBe(0)
+      expect(quick.stderr).toMatch(/next mount/i)
+      expect(emu.tree().find((entry) => entry.path === '/b.bin')).toBeUndefined()
+      emu.setFaults({ bandwidthBytesPerSec: 0 })
+      mount = await mountFichfs(emu, { cacheDir, mountpoint: mount.mountpoint })
+      expect((await readFile(join(mount.mountpoint, 'b.bin'))).equals(data)).toBe(true)
+      await waitForUploads(mount)
+      expect(emu.tree().find((entry) => entry.path === '/b.bin')?.size).toBe(30_000_000)
+      await mount.stop()
+    } finally {
+      await emu.close()
+    }
+  })
+
+  it('fsync returns once the file is uploaded', async () => {
+    const emu = await startEmulator({ dataDir: await dir('fsync-emu'), timeScale: 10 })
+    try {
+      const mount = await mountFichfs(emu, { cacheDir: await dir('fsync-cache'), args: ['--write-back', '60s'] })
+      await run(`head -c 3000000 /dev/urandom | dd of=${mount.mountpoint}/synced.bin bs=1M conv=fsync status=none iflag=fullblock`)
+      expect(emu.tree().find((entry) => entry.path === '/synced.bin')?.size).toBe(3_000_000)
+      await mount.stop()
+    } finally {
+      await emu.close()
+    }
+  })
+})
