@@ -139,6 +139,20 @@ export class MetadataStore {
   }
 
   private migrate(): void {
+    // The journal and what programs set are kept whatever happens to the cache format.
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS local_files (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, folder_id INTEGER NOT NULL, name TEXT NOT NULL,
+        spool_path TEXT, size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER, state TEXT NOT NULL,
+        replaces_url TEXT, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+        ready_at INTEGER, created_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS local_files_folder ON local_files(folder_id, name);
+      CREATE TABLE IF NOT EXISTS attrs (key TEXT PRIMARY KEY, mtime INTEGER, mode INTEGER);
+      CREATE TABLE IF NOT EXISTS file_meta (url TEXT PRIMARY KEY, description TEXT, password TEXT);
+      CREATE TABLE IF NOT EXISTS pending_rm (url TEXT PRIMARY KEY, reason TEXT, created_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
+    `)
     const version = this.db.pragma('user_version', { simple: true }) as number
     if (version === SCHEMA_VERSION) return
     // The cache part is disposable: a new format starts empty (and re-lists as needed).
@@ -154,17 +168,7 @@ export class MetadataStore {
         size INTEGER NOT NULL, uploaded_at INTEGER, checksum TEXT, content_type TEXT, pass INTEGER NOT NULL DEFAULT 0
       );
       CREATE INDEX files_folder ON files(folder_id, display_name);
-      CREATE TABLE IF NOT EXISTS local_files (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, folder_id INTEGER NOT NULL, name TEXT NOT NULL,
-        spool_path TEXT, size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER, state TEXT NOT NULL,
-        replaces_url TEXT, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
-        ready_at INTEGER, created_at INTEGER NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS local_files_folder ON local_files(folder_id, name);
-      CREATE TABLE IF NOT EXISTS attrs (key TEXT PRIMARY KEY, mtime INTEGER, mode INTEGER);
-      CREATE TABLE IF NOT EXISTS pending_rm (url TEXT PRIMARY KEY, reason TEXT, created_at INTEGER NOT NULL);
       CREATE TABLE gates (key TEXT PRIMARY KEY, next INTEGER NOT NULL DEFAULT 0, hold INTEGER NOT NULL DEFAULT 0);
-      CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
     `)
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`)
   }
@@ -202,6 +206,11 @@ export class MetadataStore {
       setAttrs: db.prepare(`INSERT INTO attrs (key, mtime, mode) VALUES (@key, @mtime, @mode)
         ON CONFLICT(key) DO UPDATE SET mtime = COALESCE(excluded.mtime, attrs.mtime), mode = COALESCE(excluded.mode, attrs.mode)`),
       deleteAttrs: db.prepare('DELETE FROM attrs WHERE key = ?'),
+      fileMeta: db.prepare('SELECT description, password FROM file_meta WHERE url = ?'),
+      setFileMeta: db.prepare(`INSERT INTO file_meta (url, description, password) VALUES (@url, @description, @password)
+        ON CONFLICT(url) DO UPDATE SET description = excluded.description, password = excluded.password`),
+      deleteFileMeta: db.prepare('DELETE FROM file_meta WHERE url = ?'),
+      setPass: db.prepare('UPDATE files SET pass = ? WHERE url = ?'),
       addPendingRm: db.prepare('INSERT OR REPLACE INTO pending_rm (url, reason, created_at) VALUES (?, ?, ?)'),
       pendingRm: db.prepare('SELECT url FROM pending_rm ORDER BY created_at'),
       deletePendingRm: db.prepare('DELETE FROM pending_rm WHERE url = ?'),
@@ -357,15 +366,19 @@ export class MetadataStore {
     this.statements.setAttrs.run({ key, mtime: attrs.mtime === undefined ? null : Math.round(attrs.mtime), mode: attrs.mode ?? null })
   }
 
+  /** A file's URL changed (a move or rename may change it): its local facts follow. */
   moveAttrs(fromKey: string, toKey: string): void {
     if (fromKey === toKey) return
     const attrs = this.attrs(fromKey)
-    this.statements.deleteAttrs.run(fromKey)
+    const meta = this.fileMeta(fromKey)
+    this.deleteAttrs(fromKey)
     if (attrs.mtime !== undefined || attrs.mode !== undefined) this.setAttrs(toKey, attrs)
+    if (meta.description !== undefined || meta.password !== undefined) this.setFileMeta(toKey, meta)
   }
 
   deleteAttrs(key: string): void {
     this.statements.deleteAttrs.run(key)
+    this.statements.deleteFileMeta.run(key)
   }
 
   // -------------------------------------------------------------------------------------------
@@ -418,6 +431,25 @@ export class MetadataStore {
 
   deleteLocalFile(id: number): void {
     this.statements.deleteLocal.run(id)
+  }
+
+  /** What fichfs knows of a file's description and download password (both set through it). */
+  fileMeta(url: string): { description?: string; password?: string } {
+    const row = this.statements.fileMeta.get(url) as { description: string | null; password: string | null } | undefined
+    return { description: row?.description ?? undefined, password: row?.password ?? undefined }
+  }
+
+  setFileMeta(url: string, meta: { description?: string | null; password?: string | null }): void {
+    const current = this.fileMeta(url)
+    this.statements.setFileMeta.run({
+      url,
+      description: meta.description === undefined ? (current.description ?? null) : meta.description,
+      password: meta.password === undefined ? (current.password ?? null) : meta.password,
+    })
+  }
+
+  setPasswordProtected(url: string, on: boolean): void {
+    this.statements.setPass.run(on ? 1 : 0, url)
   }
 
   addPendingRemoval(url: string, reason: string): void {

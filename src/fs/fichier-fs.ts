@@ -16,7 +16,7 @@ import { folderKey, type FileRow, type FolderRow, type LocalFileRow, type Metada
 import { LIMITS } from '../client/wire.js'
 import { encodeName } from '../client/names.js'
 import { fileIdFromUrl } from '../client/ids.js'
-import type { AccountInfo, FolderListing, RemoteFile, RemoteFolder } from '../client/types.js'
+import type { AccountInfo, FileAttributes, FileDetails, FolderListing, RemoteFile, RemoteFolder } from '../client/types.js'
 import type { Logger } from '../log.js'
 import { fsError } from './errors.js'
 import { Namespace, type Entry } from './namespace.js'
@@ -32,6 +32,8 @@ export interface FsRemote extends DownloadSource, UploadRemote {
   rmdir(folderId: number): Promise<void>
   moveFolder(folderId: number, destinationId: number, rename?: string): Promise<void>
   accountInfo(): Promise<AccountInfo>
+  fileInfo(url: string): Promise<FileDetails>
+  setAttributes(urls: string[], attributes: FileAttributes): Promise<number>
   readonly pacer: { listingAllowedNow(folderId: number): boolean }
 }
 
@@ -74,6 +76,14 @@ export interface FsOptions {
   reader?: Partial<ReaderOptions>
   uploader?: Partial<UploaderOptions>
 }
+
+const XATTR_PREFIX = 'user.fichfs.'
+export const XATTR = {
+  url: `${XATTR_PREFIX}url`,
+  whirlpool: `${XATTR_PREFIX}whirlpool`,
+  password: `${XATTR_PREFIX}password`,
+  description: `${XATTR_PREFIX}description`,
+} as const
 
 const O_ACCMODE = 3
 const O_RDONLY = 0
@@ -223,7 +233,7 @@ export class FichierFs implements LocalTracker {
       }
       return this.addHandle({
         kind: 'remote', path, writable, folderId: entry.parentId, name: entry.file.displayName,
-        file: { url: entry.file.url, id: fileIdFromUrl(entry.file.url), size: entry.file.size },
+        file: { url: entry.file.url, id: fileIdFromUrl(entry.file.url), size: entry.file.size, password: this.store.fileMeta(entry.file.url).password },
         stream: this.reader.newStream(),
       })
     }
@@ -382,6 +392,80 @@ export class FichierFs implements LocalTracker {
   /** Ownership is always the mounting user's; chown succeeds without effect so rsync -a works. */
   async chown(path: string): Promise<void> {
     await this.namespace.resolve(path)
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Extended attributes: what 1fichier knows of a file, under user.fichfs.*
+
+  async listxattr(path: string): Promise<string[]> {
+    const entry = await this.namespace.resolve(path)
+    if (entry.kind !== 'remote') return []
+    const names: string[] = [XATTR.url, XATTR.description]
+    if (entry.file.checksum) names.push(XATTR.whirlpool)
+    if (entry.file.passwordProtected) names.push(XATTR.password)
+    return names
+  }
+
+  /** The value, or null for "no such attribute" (ENODATA). The kernel's own probes cost nothing. */
+  async getxattr(path: string, name: string): Promise<Buffer | null> {
+    if (!name.startsWith(XATTR_PREFIX)) return null
+    const entry = await this.namespace.resolve(path)
+    if (entry.kind !== 'remote') return null
+    const file = entry.file
+    switch (name) {
+      case XATTR.url:
+        return Buffer.from(file.url)
+      case XATTR.whirlpool:
+        return file.checksum ? Buffer.from(file.checksum) : null
+      case XATTR.password: {
+        if (!file.passwordProtected) return null
+        // 1fichier never gives a password back: only one set through fichfs is known.
+        return Buffer.from(this.store.fileMeta(file.url).password ?? '(set)')
+      }
+      case XATTR.description: {
+        let description = this.store.fileMeta(file.url).description
+        if (description === undefined) {
+          description = (await this.remote.fileInfo(file.url)).description ?? ''
+          this.store.setFileMeta(file.url, { description })
+        }
+        return description ? Buffer.from(description) : null
+      }
+      default:
+        return null
+    }
+  }
+
+  async setxattr(path: string, name: string, value: Buffer): Promise<void> {
+    this.checkWritable()
+    const entry = await this.namespace.resolve(path)
+    if (entry.kind !== 'remote' || (name !== XATTR.password && name !== XATTR.description)) {
+      throw fsError('ENOTSUP', `only ${XATTR.password} and ${XATTR.description} can be set, on uploaded files`)
+    }
+    const text = value.toString('utf8')
+    if (name === XATTR.password) {
+      if (text.length < 6) throw fsError('EINVAL', 'a 1fichier download password needs at least 6 characters')
+      await this.remote.setAttributes([entry.file.url], { password: text })
+      this.store.setFileMeta(entry.file.url, { password: text })
+      this.store.setPasswordProtected(entry.file.url, true)
+    } else {
+      await this.remote.setAttributes([entry.file.url], { description: text })
+      this.store.setFileMeta(entry.file.url, { description: text })
+    }
+  }
+
+  async removexattr(path: string, name: string): Promise<void> {
+    this.checkWritable()
+    const entry = await this.namespace.resolve(path)
+    if (entry.kind !== 'remote' || (name !== XATTR.password && name !== XATTR.description)) throw fsError('ENODATA', `no ${name}`)
+    if (name === XATTR.password) {
+      if (!entry.file.passwordProtected) throw fsError('ENODATA', 'no password is set')
+      await this.remote.setAttributes([entry.file.url], { password: '' })
+      this.store.setFileMeta(entry.file.url, { password: null })
+      this.store.setPasswordProtected(entry.file.url, false)
+    } else {
+      await this.remote.setAttributes([entry.file.url], { description: '' })
+      this.store.setFileMeta(entry.file.url, { description: '' })
+    }
   }
 
   // -------------------------------------------------------------------------------------------

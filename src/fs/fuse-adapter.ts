@@ -42,9 +42,6 @@ const DEFAULT_TIMEOUTS: Record<string, number> = {
   unlink: 0,
 }
 
-/** Extended attributes the kernel asks about on its own (security.capability before writes). */
-const xattrNotSupported = (_path: string, _name: string, _position: number, cb: (code: number, value?: Buffer | null) => void) => cb(0, null)
-
 export function createFuseOps(fs: FichierFs, log: Logger, timeouts: Record<string, number>) {
   /** Await `work`, then reply once: a value, or the errno of the failure; our own time limit. */
   function run<T>(op: string, path: string, work: () => Promise<T>, reply: (value: T) => void, fail: (errno: number) => void): void {
@@ -102,10 +99,15 @@ export function createFuseOps(fs: FichierFs, log: Logger, timeouts: Record<strin
     utimens: (path: string, _atime: number, mtime: number, cb: Cb) => run('utimens', path, () => fs.utimens(path, new Date(mtime)), ok(cb), cb),
     chmod: (path: string, mode: number, cb: Cb) => run('chmod', path, () => fs.chmod(path, mode), ok(cb), cb),
     chown: (path: string, _uid: number, _gid: number, cb: Cb) => run('chown', path, () => fs.chown(path), ok(cb), cb),
-    getxattr: xattrNotSupported,
-    listxattr: (_path: string, cb: Cb) => cb(0, []),
-    setxattr: (_path: string, _name: string, _value: Buffer, _position: number, _flags: number, cb: Cb) => cb(-ERRNO.ENOTSUP),
-    removexattr: (_path: string, _name: string, cb: Cb) => cb(-ERRNO.ENODATA),
+    // The kernel asks for security.capability before every write: answered at once, no lookup.
+    getxattr: (path: string, name: string, _position: number, cb: Cb) =>
+      name.startsWith('user.') ? run('getxattr', path, () => fs.getxattr(path, name), value(cb), cb) : cb(0, null),
+    listxattr: (path: string, cb: Cb) => run('listxattr', path, () => fs.listxattr(path), value(cb), cb),
+    setxattr: (path: string, name: string, data: Buffer, _position: number, _flags: number, cb: Cb) => {
+      const copy = Buffer.from(data)
+      run('setxattr', path, () => fs.setxattr(path, name, copy), ok(cb), cb)
+    },
+    removexattr: (path: string, name: string, cb: Cb) => run('removexattr', path, () => fs.removexattr(path, name), ok(cb), cb),
   }
 }
 
