@@ -222,10 +222,10 @@ export class FichierFs implements LocalTracker {
   // Open, read, write, close
 
   async open(path: string, flags: number): Promise<number> {
-    const entry = await this.namespace.resolve(path)
     const writable = (flags & O_ACCMODE) !== O_RDONLY
-    if (entry.kind === 'folder') throw fsError('EISDIR', `${path} is a folder`)
     if (writable) this.checkWritable()
+    const entry = await this.namespace.resolve(path)
+    if (entry.kind === 'folder') throw fsError('EISDIR', `${path} is a folder`)
     if (entry.kind === 'remote') {
       if (writable && flags & O_TRUNC) {
         const local = this.createLocal(entry.parentId, entry.file.displayName, { replacesUrl: entry.file.url, mode: this.store.attrs(entry.file.url).mode ?? null })

@@ -1,0 +1,178 @@
+/**
+ * The filesystem core without a kernel: FichierFs over the real client and the emulator.
+ */
+import { Readable } from 'node:stream'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { BlockCache } from '../../src/cache/block-cache.js'
+import { MetadataStore } from '../../src/cache/metadata-store.js'
+import type { FichierClient } from '../../src/client/fichier-client.js'
+import { FsError, toErrno } from '../../src/fs/errors.js'
+import { FichierFs, type FsRemote } from '../../src/fs/fichier-fs.js'
+import { startTestEmulator, type TestEmulator } from '../emulator/helpers.js'
+import { captureLog, testClient } from '../support/client.js'
+import { removeDir, tempDir } from '../support/mount.js'
+
+const O_WRONLY = 1
+const O_RDWR = 2
+const O_TRUNC = 0o1000
+const source = (name: string, data: string) => ({ name, size: Buffer.byteLength(data), open: () => Readable.from([Buffer.from(data)]) })
+
+describe('FichierFs core (no kernel)', () => {
+  let t: TestEmulator
+  let client: FichierClient
+  let dir: string
+  let store: MetadataStore
+  let fs: FichierFs
+
+  function makeFs(remote: FsRemote = client, options: { readOnly?: boolean } = {}): FichierFs {
+    return new FichierFs(remote, store, new BlockCache({ blockSize: 1 << 20, memoryBytes: 16 << 20 }), {
+      readOnly: options.readOnly ?? false,
+      dirCacheTimeMs: 60_000,
+      quotaCacheTimeMs: 60_000,
+      uid: 0,
+      gid: 0,
+      fileMode: 0o644,
+      dirMode: 0o755,
+      spoolDir: join(dir, 'spool'),
+      uploader: { writeBackDelayMs: 20, retryBaseMs: 10 },
+    })
+  }
+
+  beforeEach(async () => {
+    t = await startTestEmulator()
+    client = testClient(t.emu)
+    dir = await tempDir('core')
+    store = new MetadataStore(join(dir, 'metadata.sqlite'))
+    fs = makeFs()
+  })
+
+  afterEach(async () => {
+    await fs.shutdown({ wait: false })
+    store.close()
+    await client.close()
+    await t.dispose()
+    await removeDir(dir)
+  })
+
+  it('shows two remote files of the same name under distinct, stable names', async () => {
+    const folder = await client.mkdir(0, 'dups')
+    const first = (await client.upload(folder.id, [source('same.txt', 'first')])).uploaded[0]?.url as string
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const second = (await client.upload(folder.id, [source('same.txt', 'second')])).uploaded[0]?.url as string
+    const secondId = second.split('?')[1]
+    const names = (await fs.readdir('/dups')).names.sort()
+    expect(names).toEqual(['same (' + secondId + ').txt', 'same.txt'].sort())
+    // The oldest keeps the plain name; the rule survives a fresh listing.
+    const read = async (path: string) => {
+      const fh = await fs.open(path, 0)
+      try {
+        return (await fs.read(fh, 100, 0)).toString()
+      } finally {
+        await fs.release(fh)
+      }
+    }
+    expect(await read('/dups/same.txt')).toBe('first')
+    expect(await read(`/dups/same (${secondId}).txt`)).toBe('second')
+    fs.namespace.invalidate(folder.id)
+    expect((await fs.readdir('/dups')).names.sort()).toEqual(names)
+    expect(first).not.toBe(second)
+  })
+
+  it('turns 1fichier upload dates (Paris time) into the right mtimes', async () => {
+    const before = Date.now()
+    await client.upload(0, [source('dated.txt', 'x')])
+    const attr = await fs.getattr('/dated.txt')
+    // A time zone mistake would be off by one or two hours.
+    expect(Math.abs(attr.mtime.getTime() - before)).toBeLessThan(5_000)
+  })
+
+  it('falls back to file/ls when folder/ls ignores files:1, and remembers it', async () => {
+    await client.upload(0, [source('listed.txt', 'x')])
+    let fileLsCalls = 0
+    const withoutItems: FsRemote = Object.create(client, {
+      listFolder: { value: async (id: number) => ({ ...(await client.listFolder(id)), files: undefined }) },
+      listFiles: { value: async (id: number) => { fileLsCalls++; return client.listFiles(id) } },
+    })
+    const other = makeFs(withoutItems)
+    try {
+      expect((await other.readdir('/')).names).toContain('listed.txt')
+      expect(fileLsCalls).toBe(1)
+    } finally {
+      await other.shutdown({ wait: false })
+    }
+  })
+
+  it('serves a file being written from its local copy, then uploads it once closed', async () => {
+    const fh = await fs.create('/new.txt', 0o640)
+    await fs.write(fh, Buffer.from('hello '), 0)
+    await fs.write(fh, Buffer.from('world'), 6)
+    expect((await fs.getattr('/new.txt')).size).toBe(11)
+    const reader = await fs.open('/new.txt', 0)
+    expect((await fs.read(reader, 100, 0)).toString()).toBe('hello world')
+    await fs.release(reader)
+    await fs.release(fh)
+    await fs.uploader.drain()
+    expect(t.emu.tree().find((entry) => entry.path === '/new.txt')?.size).toBe(11)
+    expect((await fs.getattr('/new.txt')).mode & 0o7777).toBe(0o640)
+  })
+
+  it('a rename onto an existing file replaces it (POSIX)', async () => {
+    await client.upload(0, [source('a.txt', 'AAA'), source('b.txt', 'BBBB')])
+    await fs.rename('/a.txt', '/b.txt')
+    expect((await fs.readdir('/')).names.sort()).toEqual(['b.txt'])
+    expect((await fs.getattr('/b.txt')).size).toBe(3)
+    expect(t.emu.tree().filter((entry) => entry.type === 'file').map((entry) => entry.path)).toEqual(['/b.txt'])
+  })
+
+  it('O_TRUNC over a remote file: new content replaces it after upload, never both', async () => {
+    await client.upload(0, [source('v.txt', 'version one')])
+    const fh = await fs.open('/v.txt', O_WRONLY | O_TRUNC)
+    await fs.write(fh, Buffer.from('two'), 0)
+    expect((await fs.readdir('/')).names).toEqual(['v.txt'])
+    await fs.release(fh)
+    await fs.uploader.drain()
+    const stored = t.emu.tree().filter((entry) => entry.type === 'file')
+    expect(stored.map((entry) => [entry.path, entry.size])).toEqual([['/v.txt', 3]])
+  })
+
+  it('editing a remote file in place starts from its content', async () => {
+    await client.upload(0, [source('edit.txt', 'abcdef')])
+    const fh = await fs.open('/edit.txt', O_RDWR)
+    await fs.write(fh, Buffer.from('XY'), 2)
+    await fs.release(fh)
+    await fs.uploader.drain()
+    const check = await fs.open('/edit.txt', 0)
+    expect((await fs.read(check, 100, 0)).toString()).toBe('abXYef')
+    await fs.release(check)
+  })
+
+  it('refuses changes when mounted read-only, without API calls', async () => {
+    await client.upload(0, [source('ro.txt', 'x')])
+    const ro = makeFs(client, { readOnly: true })
+    try {
+      await ro.readdir('/')
+      const before = t.emu.stats().apiCalls
+      await expect(ro.create('/x', 0o644)).rejects.toMatchObject({ errno: 'EROFS' })
+      await expect(ro.open('/ro.txt', O_WRONLY)).rejects.toMatchObject({ errno: 'EROFS' })
+      await expect(ro.mkdir('/d', 0o755)).rejects.toMatchObject({ errno: 'EROFS' })
+      await expect(ro.unlink('/ro.txt')).rejects.toMatchObject({ errno: 'EROFS' })
+      await expect(ro.rename('/ro.txt', '/y')).rejects.toMatchObject({ errno: 'EROFS' })
+      expect(t.emu.stats().apiCalls).toBe(before)
+    } finally {
+      await ro.shutdown({ wait: false })
+    }
+  })
+})
+
+describe('errors become errnos in one place', () => {
+  it('keeps the errno chosen where the failure was understood, and turns the unknown into a logged EIO', () => {
+    const log = captureLog()
+    expect(toErrno(new FsError('ENOTEMPTY', 'not empty'), 'rmdir', '/d', log.logger)).toBe(39)
+    expect(toErrno(new FsError('ENOENT', 'missing'), 'getattr', '/x', log.logger)).toBe(2)
+    expect(log.text()).not.toContain('unexpected failure')
+    expect(toErrno(new TypeError('boom'), 'read', '/f', log.logger)).toBe(5)
+    expect(log.text()).toContain('unexpected failure')
+    expect(log.text()).toContain('boom')
+  })
+})
