@@ -26,6 +26,8 @@ export interface MountSettings {
   allowOther: boolean
   dirCacheTimeMs: number
   writeBackMs: number
+  /** Attempts per file before it is marked failed (default 8). */
+  uploadAttempts?: number
   memoryCacheBytes: number
   diskCacheBytes: number
   /** Divide every rate-limit duration (for an emulator started with --time-scale). */
@@ -67,6 +69,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     spoolDir: join(accountDir, 'spool'),
     uploader: {
       writeBackDelayMs: settings.writeBackMs,
+      maxAttempts: settings.uploadAttempts ?? 8,
       retryBaseMs: Math.max(10, Math.round(5000 / scale)),
       retryMaxMs: Math.max(100, Math.round(5 * 60_000 / scale)),
     },

@@ -23,6 +23,7 @@ export interface MountArgs {
   daemon: boolean
   'dir-cache-time': string
   'write-back': string
+  'upload-attempts': number
   'memory-cache': string
   'disk-cache': string
   'time-scale': number
@@ -44,6 +45,7 @@ export function mountOptions<T>(yargs: Argv<T>) {
     .option('memory-cache', { type: 'string', default: '64M', describe: 'Memory for file blocks (read-ahead and re-reads)', group: 'Caching:' })
     .option('disk-cache', { type: 'string', default: '1G', describe: 'Disk for file heads, tails and random reads kept across mounts (0: off)', group: 'Caching:' })
     .option('write-back', { type: 'string', default: '2s', describe: 'Upload a closed file once its folder has been quiet this long', group: 'Writing:' })
+    .option('upload-attempts', { type: 'number', default: 8, describe: 'Attempts per file before it is marked failed (it stays local and retries at the next mount)', group: 'Writing:' })
     .option('log-file', { type: 'string', describe: 'Write logs here (default: stderr; a file under the state dir with --daemon)', group: 'Logging:' })
     .option('verbose', { alias: 'v', type: 'count', describe: 'More logs (-v info, -vv debug)', group: 'Logging:' })
     .option('time-scale', { type: 'number', default: 1, hidden: true, describe: 'Divide rate-limit timings (tests against a time-scaled emulator)' })
@@ -67,6 +69,7 @@ export const mountCommand: CommandModule<object, MountArgs> = {
       allowOther: args['allow-other'],
       dirCacheTimeMs: parseDuration(args['dir-cache-time']),
       writeBackMs: parseDuration(args['write-back']),
+      uploadAttempts: Math.max(1, args['upload-attempts']),
       memoryCacheBytes: parseSize(args['memory-cache']),
       diskCacheBytes: parseSize(args['disk-cache']),
       timeScale: args['time-scale'] > 0 ? args['time-scale'] : 1,
