@@ -1,0 +1,70 @@
+/**
+ * The mount command's lifecycle: --daemon, unmount from another process, a refused key, and a
+ * CLI command running beside the mount sharing its rate budget.
+ */
+import { afterAll, describe, expect, it } from 'vitest'
+import { startEmulator } from '../../src/emulator/index.js'
+import { BIN, isMounted, removeDir, run, sh, stopAllMounts, tempDir } from '../support/mount.js'
+
+const dirs: string[] = []
+async function dir(label: string): Promise<string> {
+  const path = await tempDir(label)
+  dirs.push(path)
+  return path
+}
+
+afterAll(async () => {
+  await stopAllMounts()
+  for (const path of dirs) await removeDir(path)
+})
+
+describe('mount lifecycle', () => {
+  it('--daemon returns once mounted; fichfs unmount stops it', async () => {
+    const emu = await startEmulator({ dataDir: await dir('daemon-emu'), timeScale: 10 })
+    try {
+      const mountpoint = await dir('daemon-mnt')
+      const cacheDir = await dir('daemon-cache')
+      const logFile = `${cacheDir}/daemon.log`
+      const env = { ...process.env, FICHFS_API_KEY: emu.apiKey }
+      const started = await sh(`node ${BIN} mount --daemon ${mountpoint} --endpoint ${emu.apiBase} --cache-dir ${cacheDir} --time-scale 10 --log-file ${logFile}`, { env, timeoutMs: 30_000 })
+      expect(started.code).toBe(0)
+      expect(started.stdout).toMatch(/mounted .* \(pid \d+/)
+      expect(isMounted(mountpoint)).toBe(true)
+      await run(`echo daemonized > ${mountpoint}/d.txt && cat ${mountpoint}/d.txt`)
+      const stopped = await sh(`node ${BIN} unmount ${mountpoint}`, { timeoutMs: 60_000 })
+      expect(stopped.code).toBe(0)
+      expect(isMounted(mountpoint)).toBe(false)
+      expect(emu.tree().find((entry) => entry.path === '/d.txt')?.size).toBe(11)
+      // The key never reaches the log file.
+      expect(await run(`cat ${logFile}`)).not.toContain(emu.apiKey)
+    } finally {
+      await emu.close()
+    }
+  })
+
+  it('a refused key fails before mounting, with a hint to regenerate it', async () => {
+    const emu = await startEmulator({ dataDir: await dir('badkey-emu') })
+    try {
+      const mountpoint = await dir('badkey-mnt')
+      const wrong = 'Wr0ngKeyWr0ngKeyWr0ngKeyWr0ngKey'
+      const result = await sh(`node ${BIN} mount ${mountpoint} --endpoint ${emu.apiBase} --cache-dir ${await dir('badkey-cache')}`, {
+        env: { ...process.env, FICHFS_API_KEY: wrong }, timeoutMs: 30_000,
+      })
+      expect(result.code).toBe(1)
+      expect(result.stderr).toMatch(/FICHFS_AUTH/)
+      expect(result.stderr).toMatch(/regenerate/)
+      expect(result.stderr).not.toContain(wrong)
+      expect(isMounted(mountpoint)).toBe(false)
+    } finally {
+      await emu.close()
+    }
+  })
+
+  it('a key given on the command line is refused, pointing to the safe ways', async () => {
+    const result = await sh(`node ${BIN} mount /tmp/x --api-key=abc`)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/FICHFS_API_KEY/)
+    expect(result.stderr).toMatch(/--api-key-file/)
+    expect(result.stderr).toMatch(/fichfs login/)
+  })
+})
