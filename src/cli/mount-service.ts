@@ -67,6 +67,8 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     fileMode: 0o644,
     dirMode: 0o755,
     spoolDir: join(accountDir, 'spool'),
+    // Read-ahead lands in the memory cache: keep it to half, so it is read before it is evicted.
+    reader: { prefetchBudgetBytes: Math.max(8 << 20, Math.floor(settings.memoryCacheBytes / 2)) },
     uploader: {
       writeBackDelayMs: settings.writeBackMs,
       maxAttempts: settings.uploadAttempts ?? 8,

@@ -1,0 +1,228 @@
+/**
+ * Read benchmark: an emulator with rate limits on and a latency on every request, the real
+ * daemon mounting it, and one JSON line comparing reads through the mount with a plain HTTP
+ * client reading the same files in the same run (the ratios are the figures to push toward 1).
+ *
+ *   sequential  dd of a big file (default 1 GiB) through a fresh mount vs one plain GET
+ *   ttfb        first byte of a file nobody read yet, through the mount vs get_token + GET
+ *   ffprobe     an MP4 with its moov at the end (ffmpeg's default), cold then warm
+ *   parallel    20 files read at once (a second daemon, so its VmHWM is that phase's own)
+ *   rss         the daemons' VmHWM, whose target is under 200 MB
+ *
+ * Options: --size 1G --latency-ms 50 --time-scale 10 --files 20 --file-size 50M
+ * --video-seconds 60 --mount-arg=--memory-cache=32M (repeatable). A benchmark: no timing asserts.
+ */
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { parseSize } from '../../src/cli/config.js'
+import { startEmulator, type EmulatorStats } from '../../src/emulator/index.js'
+import {
+  ddBytes, fileUrl, isolateRuntimeDir, main, mbps, MIB, mustSh, probe, progress, q, ratio, round, sh, sleep, startDaemon,
+  statsDelta, tempRoot, writeRandomFile,
+} from './harness.js'
+
+const { values: opts } = parseArgs({
+  options: {
+    size: { type: 'string', default: '1G' },
+    'latency-ms': { type: 'string', default: '50' },
+    'time-scale': { type: 'string', default: '10' },
+    files: { type: 'string', default: '20' },
+    'file-size': { type: 'string', default: '50M' },
+    'video-seconds': { type: 'string', default: '60' },
+    'mount-arg': { type: 'string', multiple: true, default: [] },
+  },
+})
+
+interface GetResult {
+  files: Array<{ bytes: number; ttfbMs: number; tokenMs: number; getTtfbMs: number; totalMs: number }>
+  bytes: number
+  wallMs: number
+  transferMs: number
+}
+
+const pad = (n: number) => String(n).padStart(2, '0')
+const cpuDelta = (before: number | null, after: number | null) => (before !== null && after !== null ? after - before : null)
+
+await main('read', async (cleanup) => {
+  const size = parseSize(opts.size)
+  const latencyMs = Number(opts['latency-ms'])
+  const timeScale = Number(opts['time-scale'])
+  const fileCount = Number(opts.files)
+  const fileSize = parseSize(opts['file-size'])
+  const ttfbSize = Math.min(16 * MIB, size)
+  const mountArgs = opts['mount-arg']
+  const root = await tempRoot(cleanup, 'read')
+  isolateRuntimeDir(root)
+
+  // --- the account -------------------------------------------------------------------------
+  const seed = join(root, 'seed')
+  progress(`writing ${(size / MIB).toFixed(0)} MiB of random data, ${fileCount} x ${(fileSize / MIB).toFixed(0)} MiB, and a video in ${seed}`)
+  await writeRandomFile(join(seed, 'big.bin'), size)
+  await writeRandomFile(join(seed, 'ttfb.bin'), ttfbSize)
+  for (let i = 1; i <= fileCount; i++) await writeRandomFile(join(seed, 'many', `f${pad(i)}.bin`), fileSize)
+  const ffmpeg = await sh(`ffmpeg -v error -y -f lavfi -i testsrc=duration=${Number(opts['video-seconds'])}:size=640x360:rate=25 -c:v mpeg4 -q:v 5 ${q(join(seed, 'video.mp4'))}`)
+  const haveVideo = ffmpeg.code === 0
+  if (!haveVideo) progress(`ffmpeg failed, skipping the ffprobe phase: ${ffmpeg.stderr.slice(-300)}`)
+
+  progress('starting the emulator and seeding it (hashes every byte)')
+  const emu = await startEmulator({
+    dataDir: join(root, 'emu'),
+    seedDir: seed,
+    timeScale,
+    rateLimits: true,
+    faults: { latencyMs },
+  })
+  cleanup.add('close the emulator', () => emu.close())
+  // Both readers then find the blobs in the page cache: neither pays for the disk, whoever goes first.
+  await mustSh(`cat ${q(join(emu.dataDir, 'blobs'))}/* > /dev/null 2>&1 || find ${q(join(emu.dataDir, 'blobs'))} -type f -exec cat {} + > /dev/null`)
+  const manyPaths = (await readdir(join(seed, 'many'))).sort().map((name) => `/many/${name}`)
+  const videoBytes = haveVideo ? (await mustSh(`stat -c %s ${q(join(seed, 'video.mp4'))}`)).stdout.trim() : null
+
+  // --- plain HTTP, before any daemon shares this IP's flood budget ---------------------------
+  const gapMs = Math.ceil(1000 / timeScale / 2)
+  progress('plain HTTP: first byte of ttfb.bin')
+  const httpTtfb = await probe<GetResult>(emu, ['get', '--api', emu.apiBase, '--first-byte', fileUrl(emu, '/ttfb.bin')])
+  await sleep(gapMs * 4)
+  progress('plain HTTP: big.bin, whole')
+  const httpBig = await probe<GetResult>(emu, ['get', '--api', emu.apiBase, fileUrl(emu, '/big.bin')])
+  if (httpBig.bytes !== size) throw new Error(`plain GET got ${httpBig.bytes} bytes of big.bin, expected ${size}`)
+  await sleep(gapMs * 4)
+  progress(`plain HTTP: ${fileCount} files at once`)
+  const httpMany = await probe<GetResult>(emu, ['get', '--api', emu.apiBase, '--gap-ms', String(gapMs), ...manyPaths.map((path) => fileUrl(emu, path))])
+  await sleep(gapMs * 4)
+
+  // --- mount 1: first byte, sequential stream, ffprobe -------------------------------------
+  const beforeMount = emu.stats()
+  const t0 = performance.now()
+  const daemon = await startDaemon(emu, cleanup, { root, label: 'stream', timeScale, extraArgs: mountArgs })
+  const mountMs = round(performance.now() - t0)
+  const mnt = daemon.mountpoint
+  const idle = daemon.rss()
+  let mark: EmulatorStats = emu.stats()
+  const phase = () => {
+    const now = emu.stats()
+    const delta = statsDelta(mark, now)
+    mark = now
+    return delta
+  }
+  const startupApi = statsDelta(beforeMount, mark)
+
+  progress('mount: first byte of ttfb.bin')
+  const mountTtfb = await probe<{ bytes: number; openMs: number; ttfbMs: number }>(emu, ['first-byte', join(mnt, 'ttfb.bin')])
+  const ttfbApi = phase()
+
+  progress(`mount: dd of big.bin (${(size / MIB).toFixed(0)} MiB)`)
+  const streamCpu0 = daemon.cpuMs()
+  const stream = await mustSh(`dd if=${q(join(mnt, 'big.bin'))} of=/dev/null bs=1M`)
+  const streamBytes = ddBytes(stream.stderr)
+  if (streamBytes !== size) throw new Error(`dd read ${streamBytes} bytes of big.bin through the mount, expected ${size}`)
+  const streamApi = phase()
+  const afterStream = daemon.rss()
+  const streamCpuMs = cpuDelta(streamCpu0, daemon.cpuMs())
+
+  let ffprobe: Record<string, unknown> | null = null
+  if (haveVideo) {
+    const command = `ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 ${q(join(mnt, 'video.mp4'))}`
+    progress('mount: ffprobe, cold')
+    const cold = await mustSh(command)
+    const coldApi = phase()
+    progress('mount: ffprobe, warm')
+    const warm = await mustSh(command)
+    const warmApi = phase()
+    const local = await mustSh(`ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 ${q(join(seed, 'video.mp4'))}`)
+    // Byte-exact through the mount (after the timings: this read would warm the caches).
+    const sums = await mustSh(`sha256sum < ${q(join(mnt, 'video.mp4'))}; sha256sum < ${q(join(seed, 'video.mp4'))}`)
+    const [ours, theirs] = sums.stdout.trim().split('\n')
+    phase()
+    ffprobe = {
+      videoBytes: Number(videoBytes),
+      coldMs: round(cold.ms),
+      warmMs: round(warm.ms),
+      localMs: round(local.ms),
+      duration: Number(cold.stdout.trim()),
+      durationMatches: cold.stdout.trim() === local.stdout.trim() && warm.stdout.trim() === local.stdout.trim(),
+      intact: ours === theirs,
+      api: { cold: coldApi, warm: warmApi },
+    }
+  }
+  const afterFfprobe = daemon.rss()
+  const streamStatus = await daemon.status()
+  const streamWarnings = daemon.warnings()
+  const streamStop = await daemon.stop()
+  mark = emu.stats()
+
+  // --- mount 2: many files at once, in a fresh daemon so that its VmHWM is this phase's -------
+  // A fresh daemon lists the root at start: within 30 s (scaled) of the last listing, that is a
+  // flood, which the new daemon cannot know of (its cache dir, and so its pacer gates, are new).
+  await sleep(30_000 / timeScale + 500)
+  const daemon2 = await startDaemon(emu, cleanup, { root, label: 'parallel', timeScale, extraArgs: mountArgs })
+  const idle2 = daemon2.rss()
+  mark = emu.stats()
+  progress(`mount: ${fileCount} files at once`)
+  const parallelCpu0 = daemon2.cpuMs()
+  const readers = manyPaths.map((path) => `dd if=${q(join(daemon2.mountpoint, path))} of=/dev/null bs=1M 2>&1 | grep -E '^[0-9]+ bytes' &`)
+  const parallel = await mustSh(`${readers.join('\n')}\nwait`)
+  const parallelBytes = parallel.stdout.trim().split('\n').reduce((sum, line) => sum + (ddBytes(line) ?? 0), 0)
+  if (parallelBytes !== fileCount * fileSize) throw new Error(`the parallel readers got ${parallelBytes} bytes, expected ${fileCount * fileSize}`)
+  const parallelApi = phase()
+  const afterParallel = daemon2.rss()
+  const parallelCpuMs = cpuDelta(parallelCpu0, daemon2.cpuMs())
+  const parallelStatus = await daemon2.status()
+  const parallelWarnings = daemon2.warnings()
+  const parallelStop = await daemon2.stop()
+  const stats = emu.stats()
+
+  return {
+    config: { sizeBytes: size, latencyMs, timeScale, files: fileCount, fileSizeBytes: fileSize, mountArgs, cpus: (await mustSh('nproc')).stdout.trim() },
+    sequential: {
+      bytes: size,
+      mountMBps: mbps(size, stream.ms),
+      httpMBps: mbps(size, httpBig.wallMs),
+      ratio: ratio(mbps(size, stream.ms), mbps(size, httpBig.wallMs)),
+      mountMs: round(stream.ms),
+      httpMs: httpBig.wallMs,
+      /** The daemon's CPU time over the stream: near mountMs would mean it is CPU-bound. */
+      daemonCpuMs: streamCpuMs,
+      downloadAmplification: round(streamApi.download.bytes / size, 2),
+    },
+    ttfb: {
+      mountMs: mountTtfb.ttfbMs,
+      mountOpenMs: mountTtfb.openMs,
+      httpMs: httpTtfb.files[0]?.ttfbMs,
+      httpTokenMs: httpTtfb.files[0]?.tokenMs,
+      ratio: ratio(httpTtfb.files[0]?.ttfbMs ?? 0, mountTtfb.ttfbMs),
+    },
+    ffprobe,
+    parallel: {
+      files: fileCount,
+      bytes: parallelBytes,
+      mountMBps: mbps(parallelBytes, parallel.ms),
+      httpMBps: mbps(httpMany.bytes, httpMany.wallMs),
+      ratio: ratio(mbps(parallelBytes, parallel.ms), mbps(httpMany.bytes, httpMany.wallMs)),
+      mountMs: round(parallel.ms),
+      httpMs: httpMany.wallMs,
+      daemonCpuMs: parallelCpuMs,
+      /** Bytes the emulator served for these reads, per byte read: 1 means nothing fetched twice. */
+      downloadAmplification: round(parallelApi.download.bytes / parallelBytes, 2),
+    },
+    rssMiB: {
+      stream: { idle: idle?.nowMiB, peakAfterStream: afterStream?.peakMiB, peakAfterFfprobe: afterFfprobe?.peakMiB, nowAfterStream: afterStream?.nowMiB },
+      parallel: { idle: idle2?.nowMiB, peak: afterParallel?.peakMiB, now: afterParallel?.nowMiB },
+      targetMB: 200,
+    },
+    api: {
+      mountStartup: startupApi,
+      ttfb: ttfbApi,
+      stream: streamApi,
+      parallel: parallelApi,
+      floodsTotal: stats.floods.total,
+      floods: stats.floods.last,
+    },
+    daemon: {
+      mountMs,
+      stream: { reader: streamStatus.reader, cache: streamStatus.cache, warnings: streamWarnings, stop: streamStop },
+      parallel: { reader: parallelStatus.reader, warnings: parallelWarnings, stop: parallelStop },
+    },
+  }
+})
