@@ -9,8 +9,17 @@ import { hideBin } from 'yargs/helpers'
 import { isFichfsError } from '../errors.js'
 import { scrubSecrets } from '../log.js'
 import { demoCommand } from './commands/demo.js'
+import { describeCommand } from './commands/describe.js'
 import { emulatorCommand } from './commands/emulator.js'
+import { infoCommand } from './commands/info.js'
+import { linkCommand } from './commands/link.js'
+import { loginCommand } from './commands/login.js'
+import { logoutCommand } from './commands/logout.js'
+import { lsCommand } from './commands/ls.js'
 import { mountCommand } from './commands/mount.js'
+import { protectCommand } from './commands/protect.js'
+import { remoteUploadCommand } from './commands/remote-upload.js'
+import { statusCommand } from './commands/status.js'
 import { unmountCommand } from './commands/unmount.js'
 import { refuseKeyArguments } from './config.js'
 
@@ -33,6 +42,15 @@ async function main(): Promise<void> {
     .usage('$0 <command> [options]\n\nUse a 1fichier.com account like a local folder.')
     .command(mountCommand)
     .command(unmountCommand)
+    .command(statusCommand)
+    .command(loginCommand)
+    .command(logoutCommand)
+    .command(infoCommand)
+    .command(lsCommand)
+    .command(linkCommand)
+    .command(protectCommand)
+    .command(describeCommand)
+    .command(remoteUploadCommand)
     .command(demoCommand)
     .command(emulatorCommand)
     .demandCommand(1, 'Name a command: see `fichfs --help`.')

@@ -12,6 +12,7 @@ import { parseApiDate } from './dates.js'
 import { ApiErrorCodes, errorFromAnswer, FichierApiError } from './errors.js'
 import { HttpTransport, transportError, type HttpResponse } from './http.js'
 import { fileIdFromUrl } from './ids.js'
+import { whirlpoolOfFile } from './whirlpool.js'
 import { decodeName, encodeName } from './names.js'
 import { Pacer, type CallGate } from './pacer.js'
 import { checkDownloadUrl, trustPolicy, uploadOrigin, type TrustPolicy } from './trust.js'
@@ -680,6 +681,9 @@ function skipBytes(body: Readable, skip: number, want: number): Readable {
   return Readable.from(generate(), { objectMode: false })
 }
 
+/** Below this, hashing inline costs less than starting a worker. */
+const WORKER_HASH_MIN_BYTES = 8 << 20
+
 interface Multipart {
   boundary: string
   length: number
@@ -716,7 +720,10 @@ export function buildMultipart(folderId: number, sources: UploadSource[], names:
       yield head
       for (const [index, source] of sources.entries()) {
         yield partHeads[index] as Buffer
-        const hasher = options.hash ? await createWhirlpool() : undefined
+        // Large files on disk are hashed in a worker, beside the upload; the rest inline.
+        const inWorker = options.hash && source.path !== undefined && source.size >= WORKER_HASH_MIN_BYTES
+        if (inWorker) whirlpoolOfFile(source.path as string).then((digest) => resolvers[index]?.(digest), (error: unknown) => rejecters[index]?.(error))
+        const hasher = options.hash && !inWorker ? await createWhirlpool() : undefined
         let bytes = 0
         for await (const chunk of source.open() as AsyncIterable<Buffer>) {
           bytes += chunk.length
@@ -727,7 +734,7 @@ export function buildMultipart(folderId: number, sources: UploadSource[], names:
           yield chunk
         }
         if (bytes !== source.size) throw new Error(`${source.name} changed size while uploading (${bytes} of ${source.size} bytes)`)
-        resolvers[index]?.(hasher ? hasher.digest('hex') : '')
+        if (!inWorker) resolvers[index]?.(hasher ? hasher.digest('hex') : '')
         yield crlf
       }
       yield tail

@@ -185,7 +185,14 @@ export class Pacer {
       const start = this.store.reserve(key, now, interval)
       if (start > now) await this.sleep(start - now)
       // A flood hold placed while we slept voids the slot: book again behind it.
-      if (this.store.heldUntil(key) <= this.now()) return
+      if (this.store.heldUntil(key) > this.now()) continue
+      // The booking gives each call its turn; the spacing itself is measured between the
+      // moments calls really start, since a busy event loop can wake two sleepers together.
+      for (;;) {
+        const at = this.now()
+        if (this.store.claim(`${key}:started`, at, interval)) return
+        await this.sleep(Math.max(1, this.store.heldUntil(`${key}:started`) - at))
+      }
     }
   }
 

@@ -56,6 +56,8 @@ export interface UploadSource {
   name: string
   size: number
   open(): Readable
+  /** The file on disk, when there is one: large files are then hashed in a worker thread. */
+  path?: string
 }
 
 export interface UploadedFile {

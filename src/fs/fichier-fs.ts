@@ -98,6 +98,8 @@ type Handle =
 interface LiveLocal {
   writers: number
   seq: number
+  /** The journal says 'writing' (checked once per write session). */
+  writing?: boolean
   mtime?: number
   uploaded?: { seq: number; url: string }
 }
@@ -600,11 +602,13 @@ export class FichierFs implements LocalTracker {
     }
     this.store.updateLocalFile(localId, { state: 'queued', size, mtime, readyAt: Date.now() })
     live.mtime = undefined
+    live.writing = false
     this.uploader.kick()
   }
 
   private persistLocal(localId: number, spoolPath: string): void {
     const live = this.liveOf(localId)
+    live.writing = false
     this.store.updateLocalFile(localId, { state: 'queued', size: this.spool.size(spoolPath), ...(live.mtime ? { mtime: live.mtime } : {}), readyAt: Date.now() })
   }
 
@@ -625,8 +629,14 @@ export class FichierFs implements LocalTracker {
     if (!handle.writable) throw fsError('EBADF', 'file not open for writing')
     if (handle.kind === 'local') {
       if (!handle.spoolPath) throw fsError('EBADF', 'file has no local copy')
-      const row = this.store.localFileById(handle.localId)
-      if (row && row.state !== 'writing') this.store.updateLocalFile(row.id, { state: 'writing' })
+      const live = this.liveOf(handle.localId)
+      if (!live.writing) {
+        // Once per write session, not per write: an fsync or a finished upload may have moved
+        // the journal state on since the file was opened.
+        const row = this.store.localFileById(handle.localId)
+        if (row && row.state !== 'writing') this.store.updateLocalFile(row.id, { state: 'writing' })
+        live.writing = true
+      }
       return handle
     }
     return this.copyUp(fh, handle)

@@ -82,11 +82,10 @@ export function createFuseOps(fs: FichierFs, log: Logger, timeouts: Record<strin
     create: (path: string, mode: number, cb: Cb) => run('create', path, () => fs.create(path, mode), value(cb), cb),
     read: (path: string, fh: number, buf: Buffer, length: number, position: number, cb: Cb) =>
       run('read', path, () => fs.read(fh, length, position), (data) => cb(data.copy(buf, 0, 0, Math.min(length, data.length))), cb),
-    write: (path: string, fh: number, buf: Buffer, length: number, position: number, cb: Cb) => {
-      // The buffer is only valid until the reply: copy it before anything async happens.
-      const data = Buffer.from(buf.subarray(0, length))
-      run('write', path, () => fs.write(fh, data, position), (n) => cb(n), cb)
-    },
+    // The buffer stays valid until the reply, and writes have no time limit, so the reply
+    // always comes after the spool write finished with it: no copy needed.
+    write: (path: string, fh: number, buf: Buffer, length: number, position: number, cb: Cb) =>
+      run('write', path, () => fs.write(fh, buf.subarray(0, length), position), (n) => cb(n), cb),
     truncate: (path: string, size: number, cb: Cb) => run('truncate', path, () => fs.truncate(path, size), ok(cb), cb),
     ftruncate: (path: string, fh: number, size: number, cb: Cb) => run('ftruncate', path, () => fs.ftruncate(fh, size), ok(cb), cb),
     flush: (path: string, fh: number, cb: Cb) => run('flush', path, () => fs.flush(fh), ok(cb), cb),

@@ -54,7 +54,7 @@ export interface ReadStream {
 export interface ReaderStats {
   spans: number
   bytesFetched: number
-  prefetchInFlightBytes: number
+  readAheadBytes: number
 }
 
 interface Deferred {
@@ -78,7 +78,9 @@ export class RemoteReader {
   private readonly options: ReaderOptions
   private readonly inflight = new Map<string, Deferred>()
   private readonly controllers = new Set<AbortController>()
-  private prefetchInFlight = 0
+  /** Read-ahead blocks fetched (or being fetched) that no read has taken yet, oldest first. */
+  private readonly unread = new Map<string, { bytes: number; at: number }>()
+  private unreadBytes = 0
   private readonly counters = { spans: 0, bytesFetched: 0 }
   private closed = false
 
@@ -96,7 +98,7 @@ export class RemoteReader {
   }
 
   stats(): ReaderStats {
-    return { ...this.counters, prefetchInFlightBytes: this.prefetchInFlight }
+    return { ...this.counters, readAheadBytes: this.unreadBytes }
   }
 
   /** Read up to `length` bytes at `offset`; a short (or empty) buffer means end of file. */
@@ -106,13 +108,16 @@ export class RemoteReader {
     const size = this.options.blockSize
     const first = Math.floor(offset / size)
     const last = Math.floor((end - 1) / size)
-    const sequential = offset === stream.nextOffset || (offset > stream.nextOffset && offset - stream.nextOffset <= size)
+    // The kernel's read-ahead sends requests slightly out of order: within a block of where the
+    // last read ended, forwards or backwards, is still sequential.
+    const sequential = offset >= stream.nextOffset - size && offset <= stream.nextOffset + size
     if (!sequential) stream.windowBlocks = 1
-    stream.nextOffset = end
+    stream.nextOffset = sequential ? Math.max(stream.nextOffset, end) : end
 
     const blocks = this.blocks(file, first, last, { persist: !sequential })
     if (sequential) this.readAhead(file, stream, last)
     const parts = await Promise.all(blocks)
+    for (let index = first; index <= last; index++) this.consumed(BlockCache.key(file.id, index))
     if (parts.length === 1) {
       const block = parts[0] as Buffer
       return block.subarray(offset - first * size, end - first * size)
@@ -198,7 +203,7 @@ export class RemoteReader {
       (this.cache.has(file.id, ahead) || this.inflight.has(BlockCache.key(file.id, ahead)))) ahead++
     const have = ahead - lastRead - 1
     if (ahead > lastBlock || have >= Math.ceil(stream.windowBlocks / 2)) return
-    const budget = this.options.prefetchBudgetBytes - this.prefetchInFlight
+    const budget = this.options.prefetchBudgetBytes - this.budgetUsed()
     const affordable = Math.floor(budget / this.options.blockSize)
     const want = Math.min(stream.windowBlocks - have, affordable, lastBlock - ahead + 1)
     if (want <= 0) return
@@ -215,8 +220,14 @@ export class RemoteReader {
     const size = this.options.blockSize
     const spanStart = first * size
     const spanEnd = Math.min(file.size, (last + 1) * size) // exclusive
-    const reserved = how.prefetch ? spanEnd - spanStart : 0
-    this.prefetchInFlight += reserved
+    if (how.prefetch) {
+      // Read-ahead counts against the budget until it is read (or given up on).
+      for (let index = first; index <= last; index++) {
+        const bytes = Math.min(size, file.size - index * size)
+        this.unread.set(BlockCache.key(file.id, index), { bytes, at: Date.now() })
+        this.unreadBytes += bytes
+      }
+    }
     this.counters.spans++
     const lastBlock = Math.floor((file.size - 1) / size)
     const persistBlock = (index: number) =>
@@ -261,6 +272,7 @@ export class RemoteReader {
           : fsError('EIO', `download of ${file.id} failed: ${(error as Error).message}`, error)
         for (let index = first; index <= last; index++) {
           const key = BlockCache.key(file.id, index)
+          this.consumed(key)
           const entry = this.inflight.get(key)
           if (entry) {
             this.inflight.delete(key)
@@ -268,9 +280,23 @@ export class RemoteReader {
           }
         }
       })
-      .finally(() => {
-        this.prefetchInFlight -= reserved
-      })
+  }
+
+  private consumed(key: string): void {
+    const entry = this.unread.get(key)
+    if (!entry) return
+    this.unread.delete(key)
+    this.unreadBytes -= entry.bytes
+  }
+
+  /** Bytes of read-ahead not read yet; read-ahead nobody came for in 30 s stops counting. */
+  private budgetUsed(): number {
+    const stale = Date.now() - 30_000
+    for (const [key, entry] of this.unread) {
+      if (entry.at >= stale) break
+      this.consumed(key)
+    }
+    return this.unreadBytes
   }
 
   private complete(fileId: string, index: number, block: Buffer, persist: boolean): void {

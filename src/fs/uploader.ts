@@ -299,7 +299,7 @@ export class Uploader {
     for (const item of batch) this.controllers.set(item.id, controller)
     const key = batch[0]?.id ?? 0
     const sources: UploadSource[] = batch.map((item) => ({
-      name: item.name, size: item.size, open: () => createReadStream(item.spoolPath, { highWaterMark: 1 << 20 }),
+      name: item.name, size: item.size, path: item.spoolPath, open: () => createReadStream(item.spoolPath, { highWaterMark: 1 << 20 }),
     }))
     const totalBytes = batch.reduce((sum, item) => sum + item.size, 0)
     this.log?.info({ folderId, files: batch.length, bytes: totalBytes }, 'uploading')

@@ -73,6 +73,24 @@ describe('client against the emulator', () => {
     expect(Math.abs((big?.uploadedAt?.getTime() ?? 0) - Date.now())).toBeLessThan(60_000)
   })
 
+  it('hashes large files on disk in a worker thread, and still checks them', async () => {
+    const { writeFile, mkdtemp, rm } = await import('node:fs/promises')
+    const { tmpdir } = await import('node:os')
+    const { createReadStream } = await import('node:fs')
+    const dir = await mkdtemp(`${tmpdir()}/fichfs-client-`)
+    try {
+      const data = randomBytes(12 << 20)
+      const path = `${dir}/big.bin`
+      await writeFile(path, data)
+      const { uploaded, failed } = await client.upload(0, [{ name: 'worker-hashed.bin', size: data.length, path, open: () => createReadStream(path) }])
+      expect(failed).toEqual([])
+      expect(uploaded[0]?.whirlpool).toBe(await whirlpool(data))
+      expect(uploaded[0]?.confirmedByService).toBe(true)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   it('reads ranges at the start, the middle and the end, byte for byte, with one link', async () => {
     const data = randomBytes(3 * 1024 * 1024 + 17)
     const folder = await client.mkdir(0, 'client-ranges')

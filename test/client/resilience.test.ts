@@ -38,6 +38,7 @@ describe('rate limits (emulator limits on, time-scaled x20)', () => {
       const paced = testClient(t.emu, { timeScale: SCALE })
       const results = await burst(paced, folders, uploaded[0]?.url as string)
       expect(results.filter((r) => r.status === 'rejected')).toEqual([])
+      if (t.emu.stats().apiCalls !== 200) console.log(JSON.stringify(t.emu.stats().floods))
       expect(t.emu.stats().apiCalls).toBe(200)
       expect(t.emu.stats().floods.total).toBe(0)
       await paced.close()

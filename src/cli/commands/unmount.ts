@@ -11,7 +11,9 @@ import { forceUnmount } from '../../fs/fuse-adapter.js'
 import type { UploadStatus } from '../../fs/uploader.js'
 import { requestControl, socketPathFor } from '../control.js'
 import { isMounted } from '../mount-service.js'
-import { describeUploads, reportLeftovers } from './mount.js'
+import { formatBytes } from '../format.js'
+import { createProgress } from '../progress.js'
+import { reportLeftovers } from './mount.js'
 
 interface UnmountArgs {
   mountpoint: string
@@ -30,14 +32,14 @@ export const unmountCommand: CommandModule<object, UnmountArgs> = {
     const socket = socketPathFor(mountpoint)
     if (existsSync(socket)) {
       try {
-        let lastLine = 0
+        const progress = uploadProgress()
         const answer = await requestControl(socket, { cmd: 'unmount', wait: args.wait }, (message) => {
-          const progress = message.progress as UploadStatus | undefined
-          if (progress && progress.pending > 0 && Date.now() - lastLine >= 1000) {
-            lastLine = Date.now()
-            process.stderr.write(`${describeUploads(progress)}\n`)
-          }
+          if (message.progress) progress.update(message.progress as UploadStatus)
+        }).catch((error: unknown) => {
+          progress.finish()
+          throw error
         })
+        progress.finish(answer.status as UploadStatus | undefined)
         if (answer.ok !== true) throw new FichfsError('FICHFS_UNMOUNT', `the mount refused: ${String(answer.error)}`)
         reportLeftovers(answer.status as UploadStatus)
         process.stdout.write(`fichfs: unmounted ${mountpoint}\n`)
@@ -51,4 +53,26 @@ export const unmountCommand: CommandModule<object, UnmountArgs> = {
     await forceUnmount(mountpoint)
     process.stdout.write(`fichfs: unmounted ${mountpoint} (no running fichfs answered; a stale mount was cleared)\n`)
   },
+}
+
+/**
+ * Upload progress while a mount drains its queue. The mount reports what is left and what has
+ * been sent since it started; the bar counts from the first report.
+ */
+export function uploadProgress(): { update(status: UploadStatus): void; finish(final?: UploadStatus): void } {
+  const display = createProgress({ label: 'fichfs: uploading before unmount', unit: 'bytes' })
+  let first: UploadStatus | undefined
+  return {
+    update: (status) => {
+      if (status.pending === 0 && !first) return
+      first ??= status
+      const sent = Math.max(0, status.bytesSent - first.bytesSent)
+      const total = Math.max(first.bytesPending, sent)
+      display.update({ done: Math.min(sent, total), total, detail: `${status.pending} file(s) left` })
+    },
+    finish: (final) => {
+      const drained = first && final && final.pending === 0
+      display.finish(drained ? `fichfs: pending uploads done (${formatBytes(Math.max(0, final.bytesSent - (first?.bytesSent ?? 0)))} sent)` : undefined)
+    },
+  }
 }

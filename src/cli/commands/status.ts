@@ -1,0 +1,108 @@
+/**
+ * `fichfs status [MOUNTPOINT]`: what a running mount is doing, from its control socket (no
+ * API call): pending uploads, API calls, floods met, cache hit rates, the account's quota.
+ * Without MOUNTPOINT, every running mount of this user.
+ */
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import type { Argv, CommandModule } from 'yargs'
+import { FichfsError } from '../../errors.js'
+import { listSockets, requestControl, socketPathFor } from '../control.js'
+import { formatBytes } from '../format.js'
+
+interface StatusArgs {
+  mountpoint?: string
+  json: boolean
+}
+
+type Json = Record<string, unknown>
+
+export const statusCommand: CommandModule<object, StatusArgs> = {
+  command: 'status [mountpoint]',
+  describe: 'Show what running mounts are doing (uploads, API calls, caches, quota)',
+  builder: (yargs) => yargs
+    .positional('mountpoint', { type: 'string', describe: 'A mountpoint (default: every running mount)' })
+    .option('json', { type: 'boolean', default: false, describe: 'Print JSON (one object for a MOUNTPOINT, else an array)' }) as unknown as Argv<StatusArgs>,
+  handler: async (args) => {
+    if (args.mountpoint !== undefined) {
+      const status = await askOne(resolve(args.mountpoint))
+      process.stdout.write(args.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status))
+      return
+    }
+    const statuses = await askAll()
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify(statuses, null, 2)}\n`)
+      return
+    }
+    if (statuses.length === 0) process.stdout.write('No fichfs mount is running.\n')
+    process.stdout.write(statuses.map(formatStatus).join('\n'))
+  },
+}
+
+async function askOne(mountpoint: string): Promise<Json> {
+  const socket = socketPathFor(mountpoint)
+  const notRunning = (cause?: unknown) => new FichfsError('FICHFS_NOT_MOUNTED', `no running fichfs mount answers for ${mountpoint}`, {
+    cause, hint: '`fichfs status` without a mountpoint lists the running mounts.',
+  })
+  if (!existsSync(socket)) throw notRunning()
+  try {
+    return statusOf(await requestControl(socket, { cmd: 'status' }))
+  } catch (error) {
+    throw notRunning(error)
+  }
+}
+
+/** Every socket that answers; a socket left by a crashed mount is skipped. */
+async function askAll(): Promise<Json[]> {
+  const answers = await Promise.all(listSockets().map(async (socket) => {
+    try {
+      return statusOf(await requestControl(socket, { cmd: 'status' }, undefined, 3000))
+    } catch {
+      return undefined
+    }
+  }))
+  return answers.filter((status): status is Json => status !== undefined)
+    .sort((a, b) => String(a.mountpoint).localeCompare(String(b.mountpoint)))
+}
+
+function statusOf(answer: Json): Json {
+  if (answer.ok !== true || typeof answer.status !== 'object' || answer.status === null) {
+    throw new FichfsError('FICHFS_CONTROL', `the mount answered: ${String(answer.error ?? 'no status')}`)
+  }
+  return answer.status as Json
+}
+
+const num = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0)
+const obj = (value: unknown): Json => (value && typeof value === 'object' ? (value as Json) : {})
+
+function hitRate(hits: number, misses: number): string {
+  const total = hits + misses
+  return total === 0 ? 'no reads yet' : `${Math.round((hits / total) * 100)}% hits (${hits} of ${total})`
+}
+
+export function formatStatus(status: Json): string {
+  const uploads = obj(status.uploads)
+  const api = obj(status.api)
+  const cache = obj(status.cache)
+  const account = status.account ? obj(status.account) : undefined
+  const lines: Array<[string, string]> = []
+  lines.push(['Uploads', `${num(uploads.pending)} pending, ${num(uploads.uploading)} uploading, ${num(uploads.failed)} failed; ` +
+    `${formatBytes(num(uploads.bytesPending))} to send, ${formatBytes(num(uploads.bytesSent))} sent`])
+  lines.push(['API calls', `${num(api.callsLastMinute)} in the last minute, ${num(api.calls)} in total (${num(api.retries)} retried)`])
+  const holdMs = num(api.floodHoldUntil) - Date.now()
+  lines.push(['Floods met', `${num(api.floods)}${holdMs > 0 ? `; cooling down for ${Math.ceil(holdMs / 1000)} s` : ''}`])
+  const caches = [`file blocks ${hitRate(num(cache.hits) + num(cache.diskHits), num(cache.misses))}`]
+  const metadata = obj(status.metadata)
+  if (typeof metadata.hits === 'number') caches.push(`metadata ${hitRate(num(metadata.hits), num(metadata.misses))}`)
+  caches.push(`${num(status.listings)} folder listing(s)`)
+  lines.push(['Caches', caches.join('; ')])
+  lines.push(['Account', account
+    ? `${formatBytes(num(account.usedBytes))} used of ${formatBytes(num(account.quotaBytes))} (${formatBytes(num(account.freeBytes))} available)`
+    : 'quota not asked yet (the mount asks on the first df)'])
+  if (status.openFiles !== undefined) lines.push(['Open files', String(Array.isArray(status.openFiles) ? status.openFiles.length : num(status.openFiles))])
+  const failures = Array.isArray(uploads.failures) ? (uploads.failures as Json[]) : []
+  for (const failure of failures) lines.push(['Failed', `${String(failure.path)}: ${String(failure.error)}`])
+  const width = Math.max(...lines.map(([label]) => label.length)) + 2
+  const head = `${String(status.mountpoint)}  (${String(status.endpoint ?? '?')}${status.readOnly ? ', read-only' : ''})`
+  return `${head}\n${lines.map(([label, value]) => `  ${label.padEnd(width)}${value}`).join('\n')}\n`
+}
