@@ -9,7 +9,7 @@
  *   parallel    20 files read at once (a second daemon, so its VmHWM is that phase's own)
  *   rss         the daemons' VmHWM, whose target is under 200 MB
  *
- * Options: --size 1G --latency-ms 50 --time-scale 10 --files 20 --file-size 50M
+ * Options: --size 1G --latency-ms 50 --time-scale 4 --files 20 --file-size 50M
  * --video-seconds 60 --mount-arg=--memory-cache=32M (repeatable). A benchmark: no timing asserts.
  */
 import { readdir } from 'node:fs/promises'
@@ -26,7 +26,7 @@ const { values: opts } = parseArgs({
   options: {
     size: { type: 'string', default: '1G' },
     'latency-ms': { type: 'string', default: '50' },
-    'time-scale': { type: 'string', default: '10' },
+    'time-scale': { type: 'string', default: '4' },
     files: { type: 'string', default: '20' },
     'file-size': { type: 'string', default: '50M' },
     'video-seconds': { type: 'string', default: '60' },

@@ -28,7 +28,7 @@ const { values: opts } = parseArgs({
   options: {
     size: { type: 'string', default: '1G' },
     'latency-ms': { type: 'string', default: '50' },
-    'time-scale': { type: 'string', default: '10' },
+    'time-scale': { type: 'string', default: '4' },
     'small-files': { type: 'string', default: '500' },
     'small-min': { type: 'string', default: '1K' },
     'small-max': { type: 'string', default: '20K' },

@@ -33,6 +33,8 @@ export interface ReaderOptions {
   maxWindowBlocks: number
   /** Bytes of read-ahead allowed in flight across all files. */
   prefetchBudgetBytes: number
+  /** Read-ahead is fetched in parts of this many blocks, in parallel. */
+  partBlocks: number
   /** Blocks at each end of a file that go to the disk tier (what players and thumbnailers probe). */
   edgeBlocks: number
 }
@@ -41,6 +43,7 @@ export const DEFAULT_READER_OPTIONS: ReaderOptions = {
   blockSize: 1 << 20,
   maxWindowBlocks: 32,
   prefetchBudgetBytes: 96 << 20,
+  partBlocks: 4,
   edgeBlocks: 2,
 }
 
@@ -202,13 +205,18 @@ export class RemoteReader {
     while (ahead <= lastBlock && ahead <= lastRead + stream.windowBlocks &&
       (this.cache.has(file.id, ahead) || this.inflight.has(BlockCache.key(file.id, ahead)))) ahead++
     const have = ahead - lastRead - 1
-    if (ahead > lastBlock || have >= Math.ceil(stream.windowBlocks / 2)) return
+    // Fetch in parts of up to `partBlocks`, several in flight at once: over a link with real
+    // latency, one long request at a time leaves the pipe idle between requests.
+    const partBlocks = Math.max(1, Math.min(this.options.partBlocks, Math.floor(stream.windowBlocks / 2)))
+    if (ahead > lastBlock || stream.windowBlocks - have < partBlocks) return
     const budget = this.options.prefetchBudgetBytes - this.budgetUsed()
     const affordable = Math.floor(budget / this.options.blockSize)
     const want = Math.min(stream.windowBlocks - have, affordable, lastBlock - ahead + 1)
     if (want <= 0) return
     for (let index = ahead; index < ahead + want; index++) this.register(file.id, index)
-    this.fetchSpan(file, ahead, ahead + want - 1, { persist: false, prefetch: true })
+    for (let first = ahead; first < ahead + want; first += partBlocks) {
+      this.fetchSpan(file, first, Math.min(ahead + want, first + partBlocks) - 1, { persist: false, prefetch: true })
+    }
     stream.windowBlocks = Math.min(this.options.maxWindowBlocks, stream.windowBlocks * 2)
   }
 
