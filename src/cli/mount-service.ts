@@ -67,8 +67,9 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     fileMode: 0o644,
     dirMode: 0o755,
     spoolDir: join(accountDir, 'spool'),
-    // Read-ahead lands in the memory cache: keep it to half, so it is read before it is evicted.
-    reader: { prefetchBudgetBytes: Math.max(8 << 20, Math.floor(settings.memoryCacheBytes / 2)) },
+    // Read-ahead lands in the memory cache and counts until read: keep it within two thirds of
+    // the cache, so it is read before it is evicted.
+    reader: { prefetchBudgetBytes: Math.max(8 << 20, Math.floor(settings.memoryCacheBytes * 2 / 3)) },
     uploader: {
       writeBackDelayMs: settings.writeBackMs,
       maxAttempts: settings.uploadAttempts ?? 8,
@@ -117,8 +118,11 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     cache: blockCache.stats(),
     reader: { ...fs.reader.stats(), ...client.downloadStats() },
     listings: fs.namespace.listingCalls,
+    metadata: { ...fs.namespace.counters },
+    cacheDir: settings.cacheDir,
     account: store.getFact('account')?.value,
     openFiles: fs.openHandles(),
+    memory: process.memoryUsage(),
   })
 
   const service: MountService = {

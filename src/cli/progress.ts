@@ -3,6 +3,7 @@
  * redrawn in place on a terminal, plain lines otherwise (a log file, the journal, a pipe), so
  * that logs never fill with carriage returns and a terminal never scrolls with repeats.
  */
+import type { UploadStatus } from '../fs/uploader.js'
 import { formatBytes } from './format.js'
 
 export interface ProgressStream {
@@ -127,5 +128,28 @@ class PlainProgress implements Progress {
 
   finish(line?: string): void {
     if (line) this.stream.write(`${line}\n`)
+  }
+}
+
+/**
+ * The uploads a mount still has to send, while it drains its queue (an unmount, a stop). The
+ * mount reports what is left and what it has sent since it started; the bar counts from the
+ * first report. `finish` with the final status says how much went out.
+ */
+export function uploadProgress(label: string, stream?: ProgressStream): { update(status: UploadStatus): void; finish(final?: UploadStatus): void } {
+  const display = createProgress({ label, unit: 'bytes', stream })
+  let first: UploadStatus | undefined
+  return {
+    update: (status) => {
+      if (status.pending === 0 && !first) return
+      first ??= status
+      const sent = Math.max(0, status.bytesSent - first.bytesSent)
+      const total = Math.max(first.bytesPending, sent)
+      display.update({ done: Math.min(sent, total), total, detail: `${status.pending} file(s) left` })
+    },
+    finish: (final) => {
+      const drained = first && final && final.pending === 0
+      display.finish(drained ? `fichfs: pending uploads done (${formatBytes(Math.max(0, final.bytesSent - (first?.bytesSent ?? 0)))} sent)` : undefined)
+    },
   }
 }

@@ -5,7 +5,6 @@
  */
 import { readFileSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
-import password from '@inquirer/password'
 import { FichfsError } from '../errors.js'
 import { registerSecret } from '../log.js'
 
@@ -27,6 +26,8 @@ export async function promptSecret(message: string, options: { validate?: (value
     throw new FichfsError('FICHFS_NO_TERMINAL', 'there is no terminal to type it on', { hint: options.noTerminalHint })
   }
   const validate = options.validate
+  // Loaded only when a prompt is needed: it would add 11 MB to every process, the daemon's too.
+  const { default: password } = await import('@inquirer/password')
   try {
     const value = await password({ message, mask: false, toggleMask: false, validate }, { output: process.stderr })
     registerSecret(value)

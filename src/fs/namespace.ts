@@ -43,6 +43,8 @@ export class Namespace {
   private readonly touched = new Map<string, number>()
   private itemsUnsupported = false
   listingCalls = 0
+  /** Folder look-ups answered from the cache (hits) or by listing (misses). */
+  readonly counters = { hits: 0, misses: 0 }
 
   constructor(
     private readonly store: MetadataStore,
@@ -131,9 +133,12 @@ export class Namespace {
     if (!folder) throw fsError('ENOENT', `folder ${folderId} is not known`)
     if (folder.listedAt !== null) {
       const age = Date.now() - folder.listedAt
-      if (age < this.freshForMs) return
-      if (!this.remote.pacer.listingAllowedNow(folderId)) return
+      if (age < this.freshForMs || !this.remote.pacer.listingAllowedNow(folderId)) {
+        this.counters.hits++
+        return
+      }
     }
+    this.counters.misses++
     let pending = this.listings.get(folderId)
     if (!pending) {
       pending = this.list(folderId).finally(() => this.listings.delete(folderId))

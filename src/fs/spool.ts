@@ -34,7 +34,9 @@ export class Spool {
 
   /** A new, empty spool file; returns its path. */
   create(): string {
-    const file = fileSync({ dir: this.dir, prefix: 'spool-', postfix: '.data', keep: true, mode: 0o600 })
+    // `tmpdir`, not `dir`: tmp only accepts a `dir` inside the system temp dir, and the spool
+    // lives under the user's cache dir.
+    const file = fileSync({ tmpdir: this.dir, prefix: 'spool-', postfix: '.data', keep: true, mode: 0o600 })
     closeSync(file.fd)
     return file.name
   }

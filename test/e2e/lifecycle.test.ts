@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { startEmulator } from '../../src/emulator/index.js'
-import { BIN, isMounted, removeDir, run, sh, stopAllMounts, tempDir } from '../support/mount.js'
+import { BIN, isMounted, mountFichfs, removeDir, run, sh, stopAllMounts, tempDir } from '../support/mount.js'
 
 const dirs: string[] = []
 async function dir(label: string): Promise<string> {
@@ -37,6 +37,19 @@ describe('mount lifecycle', () => {
       expect(emu.tree().find((entry) => entry.path === '/d.txt')?.size).toBe(11)
       // The key never reaches the log file.
       expect(await run(`cat ${logFile}`)).not.toContain(emu.apiKey)
+    } finally {
+      await emu.close()
+    }
+  })
+
+  it('a plain umount from outside: the daemon finishes its uploads and exits', async () => {
+    const emu = await startEmulator({ dataDir: await dir('umount-emu'), timeScale: 10 })
+    try {
+      const mount = await mountFichfs(emu, { cacheDir: await dir('umount-cache'), args: ['--write-back', '5s'] })
+      await run(`echo outside > ${mount.mountpoint}/o.txt`)
+      await run(`umount ${mount.mountpoint}`)
+      expect(await Promise.race([mount.exited, new Promise((r) => setTimeout(() => r('still running'), 30_000))])).toBe(0)
+      expect(emu.tree().find((entry) => entry.path === '/o.txt')?.size).toBe(8)
     } finally {
       await emu.close()
     }

@@ -7,9 +7,10 @@ import { readdirSync, rmSync } from 'node:fs'
 import { basename } from 'node:path'
 import type { Argv, CommandModule } from 'yargs'
 import type { AccountInfo } from '../../client/types.js'
+import { FichfsError } from '../../errors.js'
 import { registerSecret } from '../../log.js'
 import { openAccount } from '../account.js'
-import { defaultCacheDir, readKeyFile } from '../config.js'
+import { defaultCacheDir, KEY_ARGUMENT_REFUSED, readKeyFile } from '../config.js'
 import { checkKeyShape, storeKey } from '../key-store.js'
 import { accountOptions, commandLogger, timeScale, type AccountArgs } from '../options.js'
 import { firstLine, promptSecret, readStdin } from '../secret-input.js'
@@ -24,6 +25,10 @@ export const loginCommand: CommandModule<object, LoginArgs> = {
   describe: 'Check your 1fichier API key and store it (asked without echo)',
   builder: (yargs) => accountOptions(yargs)
     .option('stdin', { type: 'boolean', default: false, describe: 'Read the key from stdin, for scripts: fichfs login --stdin < keyfile' })
+    // `fichfs login KEY` would otherwise be refused as "Unknown argument: KEY", printing the key.
+    .middleware((argv) => {
+      if (argv._.length > 1) throw new FichfsError('FICHFS_KEY_ARGUMENT', 'the API key cannot be given on the command line', { hint: KEY_ARGUMENT_REFUSED })
+    }, true)
     .epilog('The key is in the 1fichier console: https://1fichier.com/console/params.pl (Premium/Access accounts). ' +
       'It is stored in a file only you can read; `fichfs logout` removes it.') as unknown as Argv<LoginArgs>,
   handler: async (args) => {

@@ -11,7 +11,7 @@ import type { UploadStatus } from '../../fs/uploader.js'
 import { createLogger, type Logger } from '../../log.js'
 import { defaultCacheDir, parseDuration, parseSize, paths, resolveApiKey } from '../config.js'
 import { startMount, type MountService } from '../mount-service.js'
-import { formatBytes } from '../format.js'
+import { uploadProgress } from '../progress.js'
 
 export interface MountArgs {
   mountpoint: string
@@ -42,7 +42,7 @@ export function mountOptions<T>(yargs: Argv<T>) {
     .option('daemon', { type: 'boolean', default: false, describe: 'Detach once mounted; logs go to --log-file', group: 'Mount:' })
     .option('cache-dir', { type: 'string', describe: `Metadata, spool and block cache (default ${defaultCacheDir()})`, group: 'Caching:' })
     .option('dir-cache-time', { type: 'string', default: '5m', describe: 'How long a folder listing is trusted (1fichier allows one listing per folder per 30 s)', group: 'Caching:' })
-    .option('memory-cache', { type: 'string', default: '64M', describe: 'Memory for file blocks (read-ahead and re-reads)', group: 'Caching:' })
+    .option('memory-cache', { type: 'string', default: '48M', describe: 'Memory for file blocks (read-ahead and re-reads)', group: 'Caching:' })
     .option('disk-cache', { type: 'string', default: '1G', describe: 'Disk for file heads, tails and random reads kept across mounts (0: off)', group: 'Caching:' })
     .option('write-back', { type: 'string', default: '2s', describe: 'Upload a closed file once its folder has been quiet this long', group: 'Writing:' })
     .option('upload-attempts', { type: 'number', default: 8, describe: 'Attempts per file before it is marked failed (it stays local and retries at the next mount)', group: 'Writing:' })
@@ -76,6 +76,8 @@ export const mountCommand: CommandModule<object, MountArgs> = {
       debugFuse: args['debug-fuse'],
     }, log)
     await serveUntilStopped(service)
+    // After an unmount from outside, fuse-native's native loop can keep the process alive.
+    process.exit(0)
   },
 }
 
@@ -112,21 +114,10 @@ export async function serveUntilStopped(service: MountService): Promise<void> {
 }
 
 async function stopWithProgress(service: MountService, signal: AbortSignal): Promise<void> {
-  let lastLine = 0
-  const final = await service.stop({
-    wait: true,
-    signal,
-    onProgress: (status) => {
-      if (status.pending === 0 || Date.now() - lastLine < 1000) return
-      lastLine = Date.now()
-      process.stderr.write(`${describeUploads(status)}\n`)
-    },
-  })
+  const progress = uploadProgress('fichfs: uploading before unmount')
+  const final = await service.stop({ wait: true, signal, onProgress: (status) => progress.update(status) })
+  progress.finish(final)
   reportLeftovers(final)
-}
-
-export function describeUploads(status: UploadStatus): string {
-  return `fichfs: ${status.pending} upload(s) pending (${formatBytes(status.bytesPending)}), ${formatBytes(status.bytesSent)} sent`
 }
 
 export function reportLeftovers(status: UploadStatus): void {
@@ -138,9 +129,11 @@ export function reportLeftovers(status: UploadStatus): void {
 async function detach(args: MountArgs): Promise<void> {
   // Resolve the key here too, so errors (no key, key file mode) show in this terminal.
   resolveApiKey({ apiKeyFile: args['api-key-file'] })
-  const logDir = paths.log
-  mkdirSync(logDir, { recursive: true, mode: 0o700 })
-  const logFile = args['log-file'] ?? join(logDir, 'mount.log')
+  let logFile = args['log-file']
+  if (!logFile) {
+    mkdirSync(paths.log, { recursive: true, mode: 0o700 })
+    logFile = join(paths.log, 'mount.log')
+  }
   const out = openSync(logFile, 'a', 0o600)
   const argv = process.argv.slice(2).filter((arg) => arg !== '--daemon' && arg !== '--daemon=true')
   if (!args['log-file']) argv.push('--log-file', logFile)

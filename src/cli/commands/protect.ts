@@ -15,8 +15,6 @@ interface ProtectArgs extends AccountArgs {
   'password-file'?: string
   'password-stdin': boolean
   clear: boolean
-  password?: string
-  pass?: string
 }
 
 /** 1fichier refuses shorter download passwords (#711 in the emulator). */
@@ -32,13 +30,12 @@ export const protectCommand: CommandModule<object, ProtectArgs> = {
     .option('clear', { type: 'boolean', default: false, describe: 'Remove the password' })
     // Declared only to refuse them with a useful message rather than "unknown argument".
     .option('password', { type: 'string', hidden: true })
-    .option('pass', { type: 'string', hidden: true }) as unknown as Argv<ProtectArgs>,
+    .option('pass', { type: 'string', hidden: true })
+    // `fichfs protect PATH PASSWORD` would otherwise be refused as "Unknown argument: PASSWORD".
+    .middleware((argv) => {
+      if (argv._.length > 1 || argv.password !== undefined || argv.pass !== undefined) throw passwordArgumentRefused()
+    }, true) as unknown as Argv<ProtectArgs>,
   handler: async (args) => {
-    if (args.password !== undefined || args.pass !== undefined) {
-      throw new FichfsError('FICHFS_SECRET_ARGUMENT', 'fichfs never takes a password as a command-line argument (it would show in `ps` and in shell history)', {
-        hint: 'Use --password-file FILE (mode 0600), --password-stdin, or no option to be asked.',
-      })
-    }
     if (args.clear && (args['password-file'] !== undefined || args['password-stdin'])) {
       throw new FichfsError('FICHFS_USAGE', '--clear removes the password: give no password with it')
     }
@@ -54,6 +51,12 @@ export const protectCommand: CommandModule<object, ProtectArgs> = {
       process.stdout.write(password ? `fichfs: ${located.accountPath} now asks for a password before downloading\n` : `fichfs: removed the password of ${located.accountPath}\n`)
     })
   },
+}
+
+function passwordArgumentRefused(): FichfsError {
+  return new FichfsError('FICHFS_SECRET_ARGUMENT', 'fichfs never takes a password as a command-line argument (it would show in `ps` and in shell history)', {
+    hint: 'Use --password-file FILE (mode 0600), --password-stdin, or no option to be asked.',
+  })
 }
 
 async function obtainPassword(args: ProtectArgs): Promise<string> {

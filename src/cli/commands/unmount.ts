@@ -11,8 +11,7 @@ import { forceUnmount } from '../../fs/fuse-adapter.js'
 import type { UploadStatus } from '../../fs/uploader.js'
 import { requestControl, socketPathFor } from '../control.js'
 import { isMounted } from '../mount-service.js'
-import { formatBytes } from '../format.js'
-import { createProgress } from '../progress.js'
+import { uploadProgress } from '../progress.js'
 import { reportLeftovers } from './mount.js'
 
 interface UnmountArgs {
@@ -32,7 +31,7 @@ export const unmountCommand: CommandModule<object, UnmountArgs> = {
     const socket = socketPathFor(mountpoint)
     if (existsSync(socket)) {
       try {
-        const progress = uploadProgress()
+        const progress = uploadProgress('fichfs: uploading before unmount')
         const answer = await requestControl(socket, { cmd: 'unmount', wait: args.wait }, (message) => {
           if (message.progress) progress.update(message.progress as UploadStatus)
         }).catch((error: unknown) => {
@@ -53,26 +52,4 @@ export const unmountCommand: CommandModule<object, UnmountArgs> = {
     await forceUnmount(mountpoint)
     process.stdout.write(`fichfs: unmounted ${mountpoint} (no running fichfs answered; a stale mount was cleared)\n`)
   },
-}
-
-/**
- * Upload progress while a mount drains its queue. The mount reports what is left and what has
- * been sent since it started; the bar counts from the first report.
- */
-export function uploadProgress(): { update(status: UploadStatus): void; finish(final?: UploadStatus): void } {
-  const display = createProgress({ label: 'fichfs: uploading before unmount', unit: 'bytes' })
-  let first: UploadStatus | undefined
-  return {
-    update: (status) => {
-      if (status.pending === 0 && !first) return
-      first ??= status
-      const sent = Math.max(0, status.bytesSent - first.bytesSent)
-      const total = Math.max(first.bytesPending, sent)
-      display.update({ done: Math.min(sent, total), total, detail: `${status.pending} file(s) left` })
-    },
-    finish: (final) => {
-      const drained = first && final && final.pending === 0
-      display.finish(drained ? `fichfs: pending uploads done (${formatBytes(Math.max(0, final.bytesSent - (first?.bytesSent ?? 0)))} sent)` : undefined)
-    },
-  }
 }
