@@ -190,6 +190,27 @@ describe('client against the emulator', () => {
   })
 })
 
+describe('download links', () => {
+  it('an expired link is renewed once, transparently', async () => {
+    // Tokens expire after 5 min / 100 = 3 s here; the client would keep its link 4 minutes.
+    const t = await startTestEmulator({ timeScale: 100 })
+    const client = testClient(t.emu, { client: { linkLifetimeMs: 4 * 60_000 } })
+    try {
+      const data = randomBytes(200_000)
+      const { uploaded } = await client.upload(0, [source('expiring.bin', data)])
+      const url = uploaded[0]?.url as string
+      expect((await collect(client.readRange(url, 0, 999))).equals(data.subarray(0, 1000))).toBe(true)
+      await new Promise((resolve) => setTimeout(resolve, 3500))
+      expect((await collect(client.readRange(url, 1000, 199_999))).equals(data.subarray(1000))).toBe(true)
+      expect(t.emu.stats().calls['download/get_token.cgi']).toBe(2)
+      expect(client.downloadStats().linkRequests).toBe(2)
+    } finally {
+      await client.close()
+      await t.dispose()
+    }
+  })
+})
+
 describe('the key goes only where it must', () => {
   it('refuses an upload host outside the trusted domain without sending the key', async () => {
     const t = await startTestEmulator({ uploadHost: 'evil.example.com:1234' })

@@ -42,6 +42,19 @@ describe('mount lifecycle', () => {
     }
   })
 
+  it('--read-only and --allow-other reach the kernel mount options', async () => {
+    const emu = await startEmulator({ dataDir: await dir('opts-emu'), timeScale: 10 })
+    try {
+      const mount = await mountFichfs(emu, { cacheDir: await dir('opts-cache'), args: ['--read-only', '--allow-other'] })
+      const options = (await run(`grep ' ${mount.mountpoint} ' /proc/mounts`)).split(' ')[3] ?? ''
+      expect(options.split(',')).toContain('allow_other')
+      expect((await sh(`touch ${mount.mountpoint}/x`)).stderr).toMatch(/Read-only file system/)
+      await mount.stop()
+    } finally {
+      await emu.close()
+    }
+  })
+
   it('a plain umount from outside: the daemon finishes its uploads and exits', async () => {
     const emu = await startEmulator({ dataDir: await dir('umount-emu'), timeScale: 10 })
     try {
