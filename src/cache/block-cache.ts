@@ -2,7 +2,8 @@
  * Cache of file content in fixed-size blocks, keyed by file id and block index.
  *
  * A 1fichier file's content never changes under one URL (an overwrite is a new upload with a
- * new URL), so a block is valid for as long as it is kept. Two tiers:
+ * new URL), so a block is valid for as long as it is kept. A block is kept as the list of
+ * chunks it arrived in: gluing them into one buffer would copy every byte once more. Two tiers:
  *   - memory: an LRU bounded in bytes (lru-cache), for re-reads and read-ahead;
  *   - disk (optional): an LRU of block files under the cache dir, bounded in bytes, for the
  *     blocks worth keeping across remounts (heads and tails that players and thumbnailers
@@ -12,6 +13,15 @@ import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LRUCache } from 'lru-cache'
+
+/** A block's bytes, in order, as the chunks they arrived in. */
+export type Block = Buffer[]
+
+export function blockLength(block: Block): number {
+  let length = 0
+  for (const chunk of block) length += chunk.length
+  return length
+}
 
 export interface BlockCacheOptions {
   blockSize: number
@@ -31,7 +41,7 @@ export interface BlockCacheStats {
 
 export class BlockCache {
   readonly blockSize: number
-  private readonly memory: LRUCache<string, Buffer>
+  private readonly memory: LRUCache<string, Block>
   private readonly disk?: LRUCache<string, number>
   private readonly diskDir?: string
   private readonly counters = { hits: 0, diskHits: 0, misses: 0 }
@@ -39,9 +49,9 @@ export class BlockCache {
 
   constructor(options: BlockCacheOptions) {
     this.blockSize = options.blockSize
-    this.memory = new LRUCache<string, Buffer>({
+    this.memory = new LRUCache<string, Block>({
       maxSize: Math.max(options.memoryBytes, options.blockSize),
-      sizeCalculation: (block) => Math.max(1, block.length),
+      sizeCalculation: (block) => Math.max(1, blockLength(block)),
     })
     if (options.diskDir && (options.diskBytes ?? 0) > 0) {
       this.diskDir = options.diskDir
@@ -62,7 +72,7 @@ export class BlockCache {
   }
 
   /** A block from memory only (synchronous, for the hot path). */
-  peek(fileId: string, index: number): Buffer | undefined {
+  peek(fileId: string, index: number): Block | undefined {
     return this.memory.get(BlockCache.key(fileId, index))
   }
 
@@ -72,7 +82,7 @@ export class BlockCache {
   }
 
   /** A block from memory, else from disk (promoted to memory), else undefined. */
-  async get(fileId: string, index: number): Promise<Buffer | undefined> {
+  async get(fileId: string, index: number): Promise<Block | undefined> {
     const key = BlockCache.key(fileId, index)
     const inMemory = this.memory.get(key)
     if (inMemory) {
@@ -81,7 +91,7 @@ export class BlockCache {
     }
     if (this.disk?.get(key) !== undefined) {
       try {
-        const block = await readFile(this.diskPath(key))
+        const block = [await readFile(this.diskPath(key))]
         this.counters.diskHits++
         this.memory.set(key, block)
         return block
@@ -94,11 +104,11 @@ export class BlockCache {
   }
 
   /** Store a block; `persist` also writes it to the disk tier (when there is one). */
-  set(fileId: string, index: number, block: Buffer, persist = false): void {
+  set(fileId: string, index: number, block: Block, persist = false): void {
     const key = BlockCache.key(fileId, index)
     this.memory.set(key, block)
     if (persist && this.disk && !this.disk.has(key)) {
-      this.disk.set(key, block.length)
+      this.disk.set(key, blockLength(block))
       const write = this.writeBlock(key, block).finally(() => this.writes.delete(write))
       this.writes.add(write)
     }
@@ -125,11 +135,11 @@ export class BlockCache {
     return join(this.diskDir as string, key.replace(/[^a-zA-Z0-9_.-]/g, '_'))
   }
 
-  private async writeBlock(key: string, block: Buffer): Promise<void> {
+  private async writeBlock(key: string, block: Block): Promise<void> {
     const path = this.diskPath(key)
     const temp = `${path}.${process.pid}.tmp`
     try {
-      await writeFile(temp, block)
+      await writeFile(temp, block.length === 1 ? (block[0] as Buffer) : Buffer.concat(block))
       await rename(temp, path)
     } catch {
       this.disk?.delete(key)

@@ -258,11 +258,12 @@ export class FichierFs implements LocalTracker {
     return this.openLocal(path, local, true)
   }
 
-  async read(fh: number, length: number, position: number): Promise<Buffer> {
+  /** The bytes at `position`, as a list of buffers (fewer than `length` bytes: end of file). */
+  async read(fh: number, length: number, position: number): Promise<Buffer[]> {
     const handle = this.handle(fh)
     if (handle.kind === 'remote') return this.reader.read(handle.file, handle.stream, position, length)
-    if (!handle.spoolPath) return Buffer.alloc(0)
-    return this.spool.read(handle.spoolPath, position, length)
+    if (!handle.spoolPath) return []
+    return [await this.spool.read(handle.spoolPath, position, length)]
   }
 
   async write(fh: number, data: Buffer, position: number): Promise<number> {
@@ -656,8 +657,11 @@ export class FichierFs implements LocalTracker {
         const stream = this.reader.newStream()
         const chunk = 8 << 20
         for (let offset = 0; offset < handle.file.size; offset += chunk) {
-          const data = await this.reader.read(handle.file, stream, offset, chunk)
-          await this.spool.write(spoolPath, data, offset)
+          let at = offset
+          for (const part of await this.reader.read(handle.file, stream, offset, chunk)) {
+            await this.spool.write(spoolPath, part, at)
+            at += part.length
+          }
         }
       } catch (error) {
         await this.spool.release(spoolPath)

@@ -81,7 +81,7 @@ export function createFuseOps(fs: FichierFs, log: Logger, timeouts: Record<strin
     open: (path: string, flags: number, cb: Cb) => run('open', path, () => fs.open(path, flags), value(cb), cb),
     create: (path: string, mode: number, cb: Cb) => run('create', path, () => fs.create(path, mode), value(cb), cb),
     read: (path: string, fh: number, buf: Buffer, length: number, position: number, cb: Cb) =>
-      run('read', path, () => fs.read(fh, length, position), (data) => cb(data.copy(buf, 0, 0, Math.min(length, data.length))), cb),
+      run('read', path, () => fs.read(fh, length, position), (parts) => cb(copyParts(parts, buf, length)), cb),
     // The buffer stays valid until the reply, and writes have no time limit, so the reply
     // always comes after the spool write finished with it: no copy needed.
     write: (path: string, fh: number, buf: Buffer, length: number, position: number, cb: Cb) =>
@@ -108,6 +108,16 @@ export function createFuseOps(fs: FichierFs, log: Logger, timeouts: Record<strin
     },
     removexattr: (path: string, name: string, cb: Cb) => run('removexattr', path, () => fs.removexattr(path, name), ok(cb), cb),
   }
+}
+
+/** Copy the parts of a read into the kernel's buffer (the one copy of the read path). */
+function copyParts(parts: Buffer[], buf: Buffer, length: number): number {
+  let copied = 0
+  for (const part of parts) {
+    if (copied >= length) break
+    copied += part.copy(buf, copied, 0, Math.min(part.length, length - copied))
+  }
+  return copied
 }
 
 /** Mount; resolves once libfuse has called init (the kernel answers shortly after). */

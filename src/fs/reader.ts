@@ -10,7 +10,7 @@
  *   starting at 1 block and doubling up to `maxWindowBlocks`; a random read fetches only what
  *   it needs. All read-ahead shares one byte budget, so many open files cannot exhaust memory.
  */
-import { BlockCache } from '../cache/block-cache.js'
+import { BlockCache, type Block } from '../cache/block-cache.js'
 import { FichierApiError } from '../client/errors.js'
 import type { Logger } from '../log.js'
 import { fsError } from './errors.js'
@@ -61,15 +61,15 @@ export interface ReaderStats {
 }
 
 interface Deferred {
-  promise: Promise<Buffer>
-  resolve(block: Buffer): void
+  promise: Promise<Block>
+  resolve(block: Block): void
   reject(error: unknown): void
 }
 
 function deferred(): Deferred {
-  let resolve!: (block: Buffer) => void
+  let resolve!: (block: Block) => void
   let reject!: (error: unknown) => void
-  const promise = new Promise<Buffer>((res, rej) => {
+  const promise = new Promise<Block>((res, rej) => {
     resolve = res
     reject = rej
   })
@@ -104,9 +104,12 @@ export class RemoteReader {
     return { ...this.counters, readAheadBytes: this.unreadBytes }
   }
 
-  /** Read up to `length` bytes at `offset`; a short (or empty) buffer means end of file. */
-  async read(file: RemoteFileRef, stream: ReadStream, offset: number, length: number): Promise<Buffer> {
-    if (offset >= file.size || length <= 0) return Buffer.alloc(0)
+  /**
+   * Read up to `length` bytes at `offset`, as a list of slices of the cached chunks (no copy:
+   * the caller copies them once, into the kernel's buffer). Fewer bytes mean end of file.
+   */
+  async read(file: RemoteFileRef, stream: ReadStream, offset: number, length: number): Promise<Buffer[]> {
+    if (offset >= file.size || length <= 0) return []
     const end = Math.min(file.size, offset + length)
     const size = this.options.blockSize
     const first = Math.floor(offset / size)
@@ -121,19 +124,16 @@ export class RemoteReader {
     if (sequential) this.readAhead(file, stream, last)
     const parts = await Promise.all(blocks)
     for (let index = first; index <= last; index++) this.consumed(BlockCache.key(file.id, index))
-    if (parts.length === 1) {
-      const block = parts[0] as Buffer
-      return block.subarray(offset - first * size, end - first * size)
+    const out: Buffer[] = []
+    let position = first * size
+    for (const block of parts) {
+      for (const chunk of block) {
+        const chunkEnd = position + chunk.length
+        if (chunkEnd > offset && position < end) out.push(chunk.subarray(Math.max(0, offset - position), Math.min(chunk.length, end - position)))
+        position = chunkEnd
+      }
     }
-    const out = Buffer.allocUnsafe(end - offset)
-    let written = 0
-    parts.forEach((block, i) => {
-      const blockStart = (first + i) * size
-      const from = Math.max(offset, blockStart) - blockStart
-      const to = Math.min(end, blockStart + block.length) - blockStart
-      written += block.copy(out, written, from, to)
-    })
-    return out.subarray(0, written)
+    return out
   }
 
   /** Forget a file's download link (it was deleted or replaced). */
@@ -149,8 +149,8 @@ export class RemoteReader {
   // -------------------------------------------------------------------------------------------
 
   /** Promises for blocks first..last: cached, in flight, or fetched now as spans. */
-  private blocks(file: RemoteFileRef, first: number, last: number, how: { persist: boolean }): Array<Promise<Buffer>> {
-    const out: Array<Promise<Buffer>> = []
+  private blocks(file: RemoteFileRef, first: number, last: number, how: { persist: boolean }): Array<Promise<Block>> {
+    const out: Array<Promise<Block>> = []
     let spanStart = -1
     const flush = (endIndex: number) => {
       if (spanStart >= 0) this.fetchSpan(file, spanStart, endIndex, { persist: how.persist, prefetch: false })
@@ -183,7 +183,7 @@ export class RemoteReader {
     return out
   }
 
-  private fetchOne(file: RemoteFileRef, index: number): Promise<Buffer> {
+  private fetchOne(file: RemoteFileRef, index: number): Promise<Block> {
     const pending = this.inflight.get(BlockCache.key(file.id, index)) ?? this.register(file.id, index)
     this.fetchSpan(file, index, index, { persist: true, prefetch: false })
     return pending.promise
@@ -247,23 +247,23 @@ export class RemoteReader {
       this.controllers.add(controller)
       let offset = spanStart
       let index = first
-      let block = Buffer.allocUnsafe(Math.min(size, file.size - index * size))
-      let filled = 0
+      let blockEnd = Math.min(file.size, (index + 1) * size)
+      let block: Block = []
       try {
         for await (const chunk of this.source.readRange(file.url, spanStart, spanEnd - 1, { signal: controller.signal, password: file.password })) {
           let at = 0
           while (at < chunk.length && offset < spanEnd) {
-            const take = Math.min(chunk.length - at, block.length - filled)
-            chunk.copy(block, filled, at, at + take)
-            filled += take
+            // Keep slices of the chunks as they are; a chunk across a block boundary is split.
+            const take = Math.min(chunk.length - at, blockEnd - offset)
+            block.push(take === chunk.length ? chunk : chunk.subarray(at, at + take))
             at += take
             offset += take
             this.counters.bytesFetched += take
-            if (filled === block.length) {
+            if (offset === blockEnd) {
               this.complete(file.id, index, block, persistBlock(index))
               index++
-              if (offset < spanEnd) block = Buffer.allocUnsafe(Math.min(size, file.size - index * size))
-              filled = 0
+              block = []
+              blockEnd = Math.min(file.size, (index + 1) * size)
             }
           }
         }
@@ -307,7 +307,7 @@ export class RemoteReader {
     return this.unreadBytes
   }
 
-  private complete(fileId: string, index: number, block: Buffer, persist: boolean): void {
+  private complete(fileId: string, index: number, block: Block, persist: boolean): void {
     this.cache.set(fileId, index, block, persist)
     const key = BlockCache.key(fileId, index)
     const entry = this.inflight.get(key)
