@@ -67,9 +67,9 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     fileMode: 0o644,
     dirMode: 0o755,
     spoolDir: join(accountDir, 'spool'),
-    // Read-ahead lands in the memory cache and counts until read: keep it within two thirds of
-    // the cache, so it is read before it is evicted.
-    reader: { prefetchBudgetBytes: Math.max(8 << 20, Math.floor(settings.memoryCacheBytes * 2 / 3)) },
+    // Read-ahead lands in the memory cache and counts until it is read: leave 8 MiB of the cache
+    // for blocks already read, so read-ahead is read before it is evicted.
+    reader: { prefetchBudgetBytes: Math.max(4 << 20, settings.memoryCacheBytes - (8 << 20)) },
     uploader: {
       writeBackDelayMs: settings.writeBackMs,
       maxAttempts: settings.uploadAttempts ?? 8,

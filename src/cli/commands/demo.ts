@@ -9,7 +9,6 @@ import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
-import { startEmulator } from '../../emulator/index.js'
 import { registerSecret } from '../../log.js'
 import { defaultCacheDir, parseDuration } from '../config.js'
 import { startMount } from '../mount-service.js'
@@ -40,6 +39,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     const dataDir = args['data-dir'] ?? join(cacheDir, 'demo-account')
     const fresh = !existsSync(join(dataDir, 'emulator.sqlite'))
     mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+    const { startEmulator } = await import('../../emulator/index.js')
     const emulator = await startEmulator({
       dataDir,
       timeScale: args['time-scale'],
@@ -58,7 +58,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         allowOther: false,
         dirCacheTimeMs: parseDuration('5m'),
         writeBackMs: parseDuration('2s'),
-        memoryCacheBytes: 64 << 20,
+        memoryCacheBytes: 40 << 20,
         diskCacheBytes: 256 << 20,
         timeScale: args['time-scale'],
       }, log)

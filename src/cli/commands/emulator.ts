@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Argv, CommandModule } from 'yargs'
-import { startEmulator, type Emulator } from '../../emulator/index.js'
+import type { Emulator } from '../../emulator/index.js'
 
 export interface EmulatorCommandArgs {
   port: number
@@ -59,6 +59,8 @@ export const emulatorCommand: CommandModule<object, EmulatorCommandArgs> = {
 /** Start, print one JSON line with the coordinates, run until asked to stop, close. */
 export async function runEmulator(args: EmulatorCommandArgs, io: EmulatorCommandIo = processIo()): Promise<Emulator> {
   const dataDir = args.dataDir ?? (await mkdtemp(join(tmpdir(), 'fichfs-emulator-')))
+  // Loaded on use: a mount daemon never needs the emulator's code in memory.
+  const { startEmulator } = await import('../../emulator/index.js')
   const emulator = await startEmulator({
     dataDir,
     port: args.port,

@@ -42,7 +42,7 @@ export function mountOptions<T>(yargs: Argv<T>) {
     .option('daemon', { type: 'boolean', default: false, describe: 'Detach once mounted; logs go to --log-file', group: 'Mount:' })
     .option('cache-dir', { type: 'string', describe: `Metadata, spool and block cache (default ${defaultCacheDir()})`, group: 'Caching:' })
     .option('dir-cache-time', { type: 'string', default: '5m', describe: 'How long a folder listing is trusted (1fichier allows one listing per folder per 30 s)', group: 'Caching:' })
-    .option('memory-cache', { type: 'string', default: '48M', describe: 'Memory for file blocks (read-ahead and re-reads)', group: 'Caching:' })
+    .option('memory-cache', { type: 'string', default: '40M', describe: 'Memory for file blocks (read-ahead and re-reads)', group: 'Caching:' })
     .option('disk-cache', { type: 'string', default: '1G', describe: 'Disk for file heads, tails and random reads kept across mounts (0: off)', group: 'Caching:' })
     .option('write-back', { type: 'string', default: '2s', describe: 'Upload a closed file once its folder has been quiet this long', group: 'Writing:' })
     .option('upload-attempts', { type: 'number', default: 8, describe: 'Attempts per file before it is marked failed (it stays local and retries at the next mount)', group: 'Writing:' })
