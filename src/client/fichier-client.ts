@@ -135,7 +135,7 @@ export class FichierClient {
   }
 
   async mkdir(parentId: number, name: string): Promise<RemoteFolder> {
-    const encoded = this.encodeChecked(name, LIMITS.maxFolderNameLength)
+    const encoded = encodeForService(name, 'folder')
     const answer = await this.call<FolderMkdirResponse>(API_PATHS.folderMkdir, { name: encoded, folder_id: parentId })
     const id = toNumber(answer.folder_id)
     if (id === undefined) throw badResponse(API_PATHS.folderMkdir, 'no folder_id in the answer')
@@ -149,7 +149,7 @@ export class FichierClient {
   /** folder/mv.cgi: move and/or rename. The destination is always sent (0 for the root). */
   async moveFolder(folderId: number, destinationId: number, rename?: string): Promise<void> {
     const body: FolderMvRequest = { folder_id: folderId, destination_folder_id: destinationId, destination_user: '' }
-    if (rename !== undefined) body.rename = this.encodeChecked(rename, LIMITS.maxFolderNameLength)
+    if (rename !== undefined) body.rename = encodeForService(rename, 'folder')
     await this.call<FolderMvResponse>(API_PATHS.folderMv, body, {}, { alreadyDoneCode: 312 })
   }
 
@@ -168,7 +168,7 @@ export class FichierClient {
 
   /** file/rename.cgi: rename in place. Returns the file's URL after the rename. */
   async renameFile(url: string, newName: string): Promise<string> {
-    const filename = this.encodeChecked(newName, MAX_NAME_BYTES)
+    const filename = encodeForService(newName, 'file')
     const answer = await this.call<FileRenameResponse>(API_PATHS.fileRename, { urls: [{ url, filename }], pretty: 0 }, {}, { alreadyDoneCode: 312 })
     return answer.urls?.[0]?.url ?? url
   }
@@ -176,7 +176,7 @@ export class FichierClient {
   /** file/mv.cgi: move to another folder, optionally renaming. Returns the URL after the move. */
   async moveFile(url: string, destinationId: number, rename?: string): Promise<string> {
     const body: Json = { urls: [url], destination_folder_id: destinationId }
-    if (rename !== undefined) body.rename = this.encodeChecked(rename, MAX_NAME_BYTES)
+    if (rename !== undefined) body.rename = encodeForService(rename, 'file')
     const answer = await this.call<FileMvResponse>(API_PATHS.fileMv, body, {}, { alreadyDoneCode: 312 })
     return answer.urls?.[0] ?? url
   }
@@ -184,7 +184,7 @@ export class FichierClient {
   /** file/cp.cgi: server-side copy. Returns the new file's URL. */
   async copyFile(url: string, destinationId: number, rename?: string): Promise<string> {
     const body: Json = { urls: [url], folder_id: destinationId }
-    if (rename !== undefined) body.rename = this.encodeChecked(rename, MAX_NAME_BYTES)
+    if (rename !== undefined) body.rename = encodeForService(rename, 'file')
     const answer = await this.call<FileCpResponse>(API_PATHS.fileCp, body)
     const to = answer.urls?.[0]?.to_url
     if (!to) throw badResponse(API_PATHS.fileCp, 'no to_url in the answer')
@@ -363,7 +363,7 @@ export class FichierClient {
     for (const source of sources) {
       if (source.size <= 0) throw new FichierApiError(ApiErrorCodes.uploadFailed, `1fichier refuses empty files (${source.name})`, { endpoint: 'upload', errno: 'EINVAL' })
       if (source.size > LIMITS.maxFileSize) throw new FichierApiError(ApiErrorCodes.tooLarge, `${source.name} is over 1fichier's 300 GB limit`, { endpoint: 'upload', errno: 'EFBIG' })
-      this.encodeChecked(source.name, MAX_NAME_BYTES)
+      encodeForService(source.name, 'file')
       total += source.size
     }
     if (total > LIMITS.maxRequestSize) throw new FichierApiError(ApiErrorCodes.tooLarge, 'over 500 GB in one upload request', { endpoint: 'upload', errno: 'EFBIG' })
@@ -542,24 +542,28 @@ export class FichierClient {
     if (typeof json.status === 'string' && json.status.toUpperCase() === 'KO') throw errorFromAnswer(path, response.status, message)
     return json as T
   }
-
-  private encodeChecked(name: string, maxLength: number): string {
-    if (name === '' || name.includes('/') || name.includes('\0')) {
-      throw new FichierApiError(ApiErrorCodes.invalidName, `invalid name "${name}"`, { endpoint: 'names', errno: 'EINVAL' })
-    }
-    const encoded = encodeName(name)
-    if (Buffer.byteLength(encoded) > maxLength && maxLength === MAX_NAME_BYTES) {
-      throw new FichierApiError(ApiErrorCodes.invalidName, `name too long for 1fichier (max ${maxLength} bytes once encoded)`, { endpoint: 'names', errno: 'ENAMETOOLONG' })
-    }
-    if ([...encoded].length > maxLength) {
-      throw new FichierApiError(ApiErrorCodes.invalidName, `name too long for 1fichier (max ${maxLength} characters)`, { endpoint: 'names', errno: 'ENAMETOOLONG' })
-    }
-    return encoded
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Helpers (pure)
+
+/**
+ * A local name as 1fichier will store it (rclone-compatible encoding), or an error right away
+ * when the service would refuse it: too long (files: 255 bytes once encoded, the common client
+ * limit; folders: 250 characters, the documented one), empty, or holding `/` or NUL.
+ */
+export function encodeForService(name: string, kind: 'file' | 'folder'): string {
+  if (name === '' || name.includes('/') || name.includes('\0')) {
+    throw new FichierApiError(ApiErrorCodes.invalidName, `invalid name "${name}"`, { endpoint: 'names', errno: 'EINVAL' })
+  }
+  const encoded = encodeName(name)
+  const tooLong = kind === 'file' ? Buffer.byteLength(encoded) > MAX_NAME_BYTES : [...encoded].length > LIMITS.maxFolderNameLength
+  if (tooLong) {
+    const limit = kind === 'file' ? `${MAX_NAME_BYTES} bytes` : `${LIMITS.maxFolderNameLength} characters`
+    throw new FichierApiError(ApiErrorCodes.invalidName, `name too long for 1fichier (max ${limit} once encoded): ${name.slice(0, 40)}…`, { endpoint: 'names', errno: 'ENAMETOOLONG' })
+  }
+  return encoded
+}
 
 interface ReportLink {
   download: string

@@ -14,7 +14,7 @@
 import type { BlockCache } from '../cache/block-cache.js'
 import { folderKey, type FileRow, type FolderRow, type LocalFileRow, type MetadataStore } from '../cache/metadata-store.js'
 import { LIMITS } from '../client/wire.js'
-import { encodeName } from '../client/names.js'
+import { encodeForService } from '../client/fichier-client.js'
 import { fileIdFromUrl } from '../client/ids.js'
 import type { AccountInfo, FileAttributes, FileDetails, FolderListing, RemoteFile, RemoteFolder } from '../client/types.js'
 import type { Logger } from '../log.js'
@@ -88,8 +88,6 @@ export const XATTR = {
 const O_ACCMODE = 3
 const O_RDONLY = 0
 const O_TRUNC = 0o1000
-/** Bytes per name once encoded (the service does not say; rclone-compatible clients use 255). */
-const MAX_FILE_NAME_BYTES = 255
 
 type Handle =
   | { kind: 'remote'; path: string; file: RemoteFileRef; stream: ReadStream; writable: boolean; folderId: number; name: string }
@@ -515,10 +513,7 @@ export class FichierFs implements LocalTracker {
 
   /** Names the service cannot take fail at once, not after a transfer. */
   private checkName(name: string, kind: 'file' | 'folder'): void {
-    const encoded = encodeName(name)
-    if (kind === 'folder' ? [...encoded].length > LIMITS.maxFolderNameLength : Buffer.byteLength(encoded) > MAX_FILE_NAME_BYTES) {
-      throw fsError('ENAMETOOLONG', `name too long for 1fichier: ${name.slice(0, 40)}…`)
-    }
+    encodeForService(name, kind)
   }
 
   private forgetRemote(url: string): void {
