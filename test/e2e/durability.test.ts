@@ -63,6 +63,7 @@ describe('durability', () => {
       timeScale: 20,
       floodLockMs: 30_000,
       faults: { errorRate: 0.1, resetRate: 0.2, endHtmlRate: 0.3 },
+      faultSeed: 7,
     })
     try {
       const source = await dir('faults-src')
@@ -81,7 +82,9 @@ describe('durability', () => {
       expect(stats.floods.forced).toBe(1)
       expect(stats.floods.triggered).toBe(0)
       expect(stats.floods.whileLocked).toBe(0)
-      expect(stats.faultsInjected.error).toBeGreaterThan(0)
+      // Some faults really happened (how many depends on timing: the dice are seeded, the order
+      // of requests is not).
+      expect(stats.faultsInjected.error + stats.faultsInjected.reset + stats.faultsInjected.endHtml).toBeGreaterThan(0)
       expect(await mount.stop()).toBe(0)
     } finally {
       await emu.close()
