@@ -90,9 +90,15 @@ export function resolveApiKey(options: { apiKeyFile?: string }): ResolvedKey {
   return resolved
 }
 
-/** One cache directory per account (endpoint + key), without storing the key itself. */
+/**
+ * One cache directory per account (endpoint + key), without storing the key itself. The port
+ * is left out: an emulator (the demo's) listens on a new port each time, and its journal of
+ * pending uploads must still be found.
+ */
 export function accountCacheDir(cacheDir: string, endpoint: string | undefined, key: string): string {
-  const id = createHash('sha256').update(`${endpoint ?? DEFAULT_ENDPOINT}\n${key}`).digest('hex').slice(0, 16)
+  const url = new URL(endpoint ?? DEFAULT_ENDPOINT)
+  const account = `${url.protocol}//${url.hostname}${url.pathname}`
+  const id = createHash('sha256').update(`${account}\n${key}`).digest('hex').slice(0, 16)
   const dir = join(cacheDir, id)
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   return dir

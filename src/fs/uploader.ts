@@ -39,6 +39,8 @@ export interface UploaderOptions {
   maxAttempts: number
   retryBaseMs: number
   retryMaxMs: number
+  /** At a stop, how long to wait for files still open for writing to be closed. */
+  closeGraceMs: number
 }
 
 export const DEFAULT_UPLOADER_OPTIONS: UploaderOptions = {
@@ -50,6 +52,7 @@ export const DEFAULT_UPLOADER_OPTIONS: UploaderOptions = {
   maxAttempts: 8,
   retryBaseMs: 5_000,
   retryMaxMs: 5 * 60_000,
+  closeGraceMs: 3_000,
 }
 
 export interface UploadStatus {
@@ -161,12 +164,16 @@ export class Uploader {
   async drain(onProgress?: (status: UploadStatus) => void, signal?: AbortSignal): Promise<UploadStatus> {
     this.draining = true
     this.kick()
+    const started = Date.now()
     try {
       for (;;) {
         const status = this.status()
         onProgress?.(status)
         const open = this.store.allLocalFiles().filter((row) => this.tracker.writers(row.id) > 0).length
-        if (status.pending - open <= 0 && this.running === 0) {
+        // The kernel sends RELEASE after close() has returned to the program: a file closed
+        // just before the stop may still look open. Give such files a moment to close.
+        const closingSoon = open > 0 && Date.now() - started < this.options.closeGraceMs
+        if (status.pending - open <= 0 && this.running === 0 && !closingSoon) {
           await this.removePending()
           return this.status()
         }

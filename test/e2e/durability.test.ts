@@ -124,6 +124,24 @@ describe('durability', () => {
     }
   })
 
+  it('SIGTERM right after a close still uploads the file (its RELEASE may come after close returns)', async () => {
+    const emu = await startEmulator({ dataDir: await dir('sigterm-emu'), timeScale: 10 })
+    try {
+      const cacheDir = await dir('sigterm-cache')
+      let mountpoint: string | undefined
+      for (let round = 0; round < 5; round++) {
+        const mount = await mountFichfs(emu, { cacheDir, mountpoint, args: ['--write-back', '30s'] })
+        mountpoint = mount.mountpoint
+        await run(`echo round ${round} > ${mount.mountpoint}/r${round}.txt`)
+        mount.process.kill('SIGTERM')
+        expect(await mount.exited).toBe(0)
+        expect(emu.tree().find((entry) => entry.path === `/r${round}.txt`)?.size).toBe(8)
+      }
+    } finally {
+      await emu.close()
+    }
+  })
+
   it('fsync returns once the file is uploaded', async () => {
     const emu = await startEmulator({ dataDir: await dir('fsync-emu'), timeScale: 10 })
     try {
