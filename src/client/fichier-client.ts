@@ -7,7 +7,6 @@
  * speak local names, the wire carries rclone-compatible encoded names.
  */
 import { Readable } from 'node:stream'
-import { createWhirlpool } from 'hash-wasm'
 import { parseApiDate } from './dates.js'
 import { ApiErrorCodes, errorFromAnswer, FichierApiError } from './errors.js'
 import { HttpTransport, transportError, type HttpResponse } from './http.js'
@@ -727,7 +726,8 @@ export function buildMultipart(folderId: number, sources: UploadSource[], names:
         // Large files on disk are hashed in a worker, beside the upload; the rest inline.
         const inWorker = options.hash && source.path !== undefined && source.size >= WORKER_HASH_MIN_BYTES
         if (inWorker) whirlpoolOfFile(source.path as string).then((digest) => resolvers[index]?.(digest), (error: unknown) => rejecters[index]?.(error))
-        const hasher = options.hash && !inWorker ? await createWhirlpool() : undefined
+        // Loaded on first use: a mount that only reads never pays for hash-wasm's memory.
+        const hasher = options.hash && !inWorker ? await (await import('hash-wasm')).createWhirlpool() : undefined
         let bytes = 0
         for await (const chunk of source.open() as AsyncIterable<Buffer>) {
           bytes += chunk.length
