@@ -18,6 +18,7 @@ import { FichierApiError } from '../client/errors.js'
 import type { UploadResult, UploadSource } from '../client/types.js'
 import type { LocalFileRow, MetadataStore } from '../cache/metadata-store.js'
 import type { Logger } from '../log.js'
+import { fsError } from './errors.js'
 import type { Spool } from './spool.js'
 
 export interface UploadRemote {
@@ -142,6 +143,10 @@ export class Uploader {
   flush(localId: number): Promise<void> {
     const row = this.store.localFileById(localId)
     if (!row || row.state === 'empty') return Promise.resolve()
+    if (row.state === 'failed') {
+      // One last attempt for the fsync; if it fails too, the fsync fails with it.
+      this.store.updateLocalFile(localId, { state: 'queued', attempts: this.options.maxAttempts - 1, readyAt: Date.now() })
+    }
     this.urgent.add(localId)
     const promise = new Promise<void>((resolve, reject) => {
       const list = this.waiters.get(localId) ?? []
@@ -416,7 +421,7 @@ export class Uploader {
     const path = this.describePath(row.folderId, row.name)
     if (final) {
       this.log?.error({ path, attempts, err: message }, 'upload failed for good; the file stays in the local spool (see `fichfs status`)')
-      this.settle(item.id, new Error(`upload of ${path} failed: ${message}`))
+      this.settle(item.id, fsError('EIO', `upload of ${path} failed: ${message}`))
     } else {
       this.log?.warn({ path, attempts, retryInMs: delay, err: message }, 'upload failed, will retry')
       // An fsync waiting on this file keeps waiting through retries.

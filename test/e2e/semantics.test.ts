@@ -147,3 +147,23 @@ describe('an upload that finally fails', () => {
     }
   })
 })
+
+describe('fsync on a file whose upload keeps failing', () => {
+  it('makes one more attempt, then fails with EIO instead of hanging', async () => {
+    const emu = await startEmulator({ dataDir: await tempDir('fsyncfail-emu'), rateLimits: false })
+    const cacheDir = await tempDir('fsyncfail-cache')
+    let mount: TestMount | undefined
+    try {
+      mount = await mountFichfs(emu, { cacheDir, timeScale: 1000, args: ['--write-back', '10ms', '--upload-attempts', '2'] })
+      emu.setFaults({ errorRate: 1 })
+      const script = `import os,sys\nfd=os.open(sys.argv[1], os.O_WRONLY|os.O_CREAT)\nos.write(fd, b'data')\ntry:\n  os.fsync(fd)\n  print('synced')\nexcept OSError as e:\n  print(e.strerror)`
+      const result = await sh(`python3 -c "${script.replace(/"/g, '\\"')}" ${mount.mountpoint}/doomed.txt`, { timeoutMs: 60_000 })
+      expect(result.stdout.trim()).toBe('Input/output error')
+      expect(await run(`cat ${mount.mountpoint}/doomed.txt`)).toBe('data')
+    } finally {
+      await stopAllMounts()
+      await emu.close()
+      for (const dir of [emu.dataDir, cacheDir, mount?.mountpoint ?? '']) if (dir) await removeDir(dir)
+    }
+  })
+})
