@@ -52,16 +52,4 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   )
 }
 
-let root: Logger | undefined
-
-/** The process-wide logger; `setLogger` lets the CLI swap in one with its level and output. */
-export function logger(): Logger {
-  root ??= createLogger()
-  return root
-}
-
-export function setLogger(next: Logger): void {
-  root = next
-}
-
 export type { Logger }

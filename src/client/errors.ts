@@ -5,6 +5,7 @@
  * headers, so the API key cannot end up in them.
  */
 import { FichfsError, type ErrnoName } from '../errors.js'
+import { API_CODES } from './wire.js'
 
 export const ApiErrorCodes = {
   /** 401 #247: the key is wrong, revoked or missing. */
@@ -84,7 +85,7 @@ export function errorFromAnswer(endpoint: string, httpStatus: number, message: s
   const apiCode = extractApiCode(message)
   const text = `${endpoint}: ${message?.trim() || `HTTP ${httpStatus}`}`
   const details = { endpoint, httpStatus, apiCode }
-  if (httpStatus === 401 || apiCode === 247) {
+  if (httpStatus === 401 || apiCode === API_CODES.notAuthenticated) {
     return new FichierApiError(ApiErrorCodes.auth, `1fichier rejected the API key (${text})`, { ...details, errno: 'EACCES', hint: AUTH_HINT })
   }
   if (isFloodAnswer(httpStatus, apiCode, message)) {
@@ -93,24 +94,24 @@ export function errorFromAnswer(endpoint: string, httpStatus: number, message: s
     })
   }
   switch (apiCode) {
-    case 93:
+    case API_CODES.noSuchUser:
       return new FichierApiError(ApiErrorCodes.noSuchUser, `1fichier account unavailable (${text})`, {
         ...details, errno: 'EACCES', hint: 'The account may be locked (forced password reset) or deleted: log in on 1fichier.com.',
       })
-    case 200:
-    case 236:
+    case API_CODES.mustBeCustomer200:
+    case API_CODES.mustBeCustomer:
       return new FichierApiError(ApiErrorCodes.premiumRequired, `1fichier API needs a Premium or Access account (${text})`, { ...details, errno: 'EACCES' })
-    case 469:
+    case API_CODES.notFound:
       return new FichierApiError(ApiErrorCodes.notFound, `not found on 1fichier (${text})`, { ...details, errno: 'ENOENT' })
-    case 631:
+    case API_CODES.notAllowed:
       return new FichierApiError(ApiErrorCodes.notAllowed, `not allowed by 1fichier (${text})`, { ...details, errno: 'EACCES' })
-    case 312:
+    case API_CODES.nothingRenamed:
       return new FichierApiError(ApiErrorCodes.nothingRenamed, `nothing renamed (${text})`, { ...details, errno: 'EINVAL' })
-    case 620:
+    case API_CODES.ownerLocked:
       return new FichierApiError(ApiErrorCodes.ownerLocked, `the file owner's account is locked (${text})`, { ...details, errno: 'EACCES' })
-    case 887:
+    case API_CODES.oneLocation:
       return new FichierApiError(ApiErrorCodes.oneLocation, `the key is in use from another location (${text})`, { ...details, errno: 'EACCES' })
-    case 186:
+    case API_CODES.ipBlocked:
       return new FichierApiError(ApiErrorCodes.ipBlocked, `1fichier blocked this IP (${text})`, { ...details, errno: 'EACCES' })
   }
   if (httpStatus === 404) {
@@ -120,7 +121,7 @@ export function errorFromAnswer(endpoint: string, httpStatus: number, message: s
   return new FichierApiError(ApiErrorCodes.http, `1fichier answered HTTP ${httpStatus} (${text})`, details)
 }
 
-const FLOOD_CODES = new Set([38, 223, 374, 412])
+const FLOOD_CODES = new Set<number>([API_CODES.floodIp38, API_CODES.floodUser, API_CODES.flood, API_CODES.flood412])
 
 /** Flood answers: the known codes, "Flood detected" text, or a 403/429 without any code. */
 export function isFloodAnswer(httpStatus: number, apiCode: number | undefined, message: string | undefined): boolean {

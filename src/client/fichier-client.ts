@@ -21,7 +21,9 @@ import type {
 } from './types.js'
 import {
   API_PATHS, END_PATH, LIMITS, UPLOAD_PATH,
-  type ApiPath, type EndPlLink, type EndPlResponse, type FileChattrRequest, type FileChattrResponse, type FileCpResponse,
+  type ApiPath, type EndPlLink, type FileCpRequest, type FileInfoRequest, type FileLsRequest, type FileMvRequest,
+  type FileRenameRequest, type FileRmRequest, type FolderLsRequest, type FolderMkdirRequest, type FolderRmRequest,
+  type GetTokenRequest, type RemoteInfoRequest, type RemoteRequestRequest, type EndPlResponse, type FileChattrRequest, type FileChattrResponse, type FileCpResponse,
   type FileInfoResponse, type FileItem, type FileLsResponse, type FileMvResponse, type FileRenameResponse,
   type FileRmResponse, type FolderLsResponse, type FolderMkdirResponse, type FolderMvRequest, type FolderMvResponse,
   type GetTokenResponse, type RemoteInfoResponse, type RemoteLsResponse, type RemoteRequestResponse,
@@ -118,7 +120,7 @@ export class FichierClient {
 
   /** folder/ls.cgi with `files:1`: sub-folders and (when the service honours it) files. */
   async listFolder(folderId: number): Promise<FolderListing> {
-    const answer = await this.call<FolderLsResponse>(API_PATHS.folderLs, { folder_id: folderId, files: 1 }, { listing: folderId })
+    const answer = await this.call<FolderLsResponse>(API_PATHS.folderLs, { folder_id: folderId, files: 1 } satisfies FolderLsRequest, { listing: folderId })
     return {
       id: toNumber(answer.folder_id) ?? folderId,
       name: decodeName(String(answer.name ?? '')),
@@ -129,20 +131,20 @@ export class FichierClient {
 
   /** file/ls.cgi: the files of one folder (the fallback when folder/ls ignores `files:1`). */
   async listFiles(folderId: number): Promise<RemoteFile[]> {
-    const answer = await this.call<FileLsResponse>(API_PATHS.fileLs, { folder_id: folderId }, { listing: folderId })
+    const answer = await this.call<FileLsResponse>(API_PATHS.fileLs, { folder_id: folderId } satisfies FileLsRequest, { listing: folderId })
     return (answer.items ?? []).map(toRemoteFile)
   }
 
   async mkdir(parentId: number, name: string): Promise<RemoteFolder> {
     const encoded = encodeForService(name, 'folder')
-    const answer = await this.call<FolderMkdirResponse>(API_PATHS.folderMkdir, { name: encoded, folder_id: parentId })
+    const answer = await this.call<FolderMkdirResponse>(API_PATHS.folderMkdir, { name: encoded, folder_id: parentId } satisfies FolderMkdirRequest)
     const id = toNumber(answer.folder_id)
     if (id === undefined) throw badResponse(API_PATHS.folderMkdir, 'no folder_id in the answer')
     return { id, name: answer.name ? decodeName(String(answer.name)) : name, passwordProtected: false }
   }
 
   async rmdir(folderId: number): Promise<void> {
-    await this.call<StatusEnvelope>(API_PATHS.folderRm, { folder_id: folderId })
+    await this.call<StatusEnvelope>(API_PATHS.folderRm, { folder_id: folderId } satisfies FolderRmRequest)
   }
 
   /** folder/mv.cgi: move and/or rename. The destination is always sent (0 for the root). */
@@ -156,7 +158,7 @@ export class FichierClient {
   // Files
 
   async fileInfo(url: string): Promise<FileDetails> {
-    const info = await this.call<FileInfoResponse>(API_PATHS.fileInfo, { url })
+    const info = await this.call<FileInfoResponse>(API_PATHS.fileInfo, { url } satisfies FileInfoRequest)
     return {
       ...toRemoteFile({ ...info, acl: info.acl && Object.keys(info.acl).length > 0 ? 1 : 0 } as FileItem),
       folderId: toNumber(info.folder_id),
@@ -168,13 +170,13 @@ export class FichierClient {
   /** file/rename.cgi: rename in place. Returns the file's URL after the rename. */
   async renameFile(url: string, newName: string): Promise<string> {
     const filename = encodeForService(newName, 'file')
-    const answer = await this.call<FileRenameResponse>(API_PATHS.fileRename, { urls: [{ url, filename }], pretty: 0 }, {}, { alreadyDoneCode: 312 })
+    const answer = await this.call<FileRenameResponse>(API_PATHS.fileRename, { urls: [{ url, filename }], pretty: 0 } satisfies FileRenameRequest, {}, { alreadyDoneCode: 312 })
     return answer.urls?.[0]?.url ?? url
   }
 
   /** file/mv.cgi: move to another folder, optionally renaming. Returns the URL after the move. */
   async moveFile(url: string, destinationId: number, rename?: string): Promise<string> {
-    const body: Json = { urls: [url], destination_folder_id: destinationId }
+    const body: FileMvRequest = { urls: [url], destination_folder_id: destinationId }
     if (rename !== undefined) body.rename = encodeForService(rename, 'file')
     const answer = await this.call<FileMvResponse>(API_PATHS.fileMv, body, {}, { alreadyDoneCode: 312 })
     return answer.urls?.[0] ?? url
@@ -182,7 +184,7 @@ export class FichierClient {
 
   /** file/cp.cgi: server-side copy. Returns the new file's URL. */
   async copyFile(url: string, destinationId: number, rename?: string): Promise<string> {
-    const body: Json = { urls: [url], folder_id: destinationId }
+    const body: FileCpRequest = { urls: [url], folder_id: destinationId }
     if (rename !== undefined) body.rename = encodeForService(rename, 'file')
     const answer = await this.call<FileCpResponse>(API_PATHS.fileCp, body)
     const to = answer.urls?.[0]?.to_url
@@ -193,7 +195,7 @@ export class FichierClient {
   /** file/rm.cgi. Returns how many files the service says it removed. */
   async removeFiles(urls: string[]): Promise<number> {
     if (urls.length === 0) return 0
-    const answer = await this.call<FileRmResponse>(API_PATHS.fileRm, { files: urls.map((url) => ({ url })) })
+    const answer = await this.call<FileRmResponse>(API_PATHS.fileRm, { files: urls.map((url) => ({ url })) } satisfies FileRmRequest)
     return toNumber(answer.removed) ?? urls.length
   }
 
@@ -222,7 +224,7 @@ export class FichierClient {
    * is valid (5 minutes), so one link can serve every ranged read of a file.
    */
   async downloadLink(fileUrl: string, options: { single?: boolean; password?: string } = {}): Promise<string> {
-    const body: Json = { url: fileUrl, single: options.single === false ? 0 : 1 }
+    const body: GetTokenRequest = { url: fileUrl, single: options.single === false ? 0 : 1 }
     if (options.password) body.pass = options.password
     const answer = await this.call<GetTokenResponse>(API_PATHS.getToken, body)
     if (typeof answer.url !== 'string' || !answer.url) throw badResponse(API_PATHS.getToken, 'no url in the answer')
@@ -464,7 +466,7 @@ export class FichierClient {
   // Remote upload
 
   async remoteRequest(urls: string[], folderId: number, headers?: Record<string, string>): Promise<RemoteUploadRequest> {
-    const body: Json = { urls, folder_id: folderId }
+    const body: RemoteRequestRequest = { urls, folder_id: folderId }
     if (headers && Object.keys(headers).length > 0) body.headers = headers
     const answer = await this.call<RemoteRequestResponse>(API_PATHS.remoteRequest, body)
     const id = toNumber(answer.id)
@@ -482,7 +484,7 @@ export class FichierClient {
   }
 
   async remoteInfo(id: number): Promise<RemoteUploadStatus> {
-    const answer = await this.call<RemoteInfoResponse>(API_PATHS.remoteInfo, { id })
+    const answer = await this.call<RemoteInfoResponse>(API_PATHS.remoteInfo, { id } satisfies RemoteInfoRequest)
     return {
       id: toNumber(answer.id) ?? id,
       requestedAt: parseApiDate(String(answer.request_date ?? '')),

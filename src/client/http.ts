@@ -110,8 +110,3 @@ export function transportError(label: string, error: unknown): FichierApiError {
     { endpoint: label, errno: isTimeout ? 'ETIMEDOUT' : 'EIO', cause: error },
   )
 }
-
-/** Wrap errors thrown while a response body streams (a reset mid-body) the same way. */
-export function isTransportError(error: unknown): boolean {
-  return error instanceof FichierApiError && (error.code === ApiErrorCodes.network || error.code === ApiErrorCodes.timeout)
-}

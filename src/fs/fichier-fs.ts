@@ -89,9 +89,9 @@ const O_ACCMODE = 3
 const O_RDONLY = 0
 const O_TRUNC = 0o1000
 
-type Handle =
-  | { kind: 'remote'; path: string; file: RemoteFileRef; stream: ReadStream; writable: boolean; folderId: number; name: string }
-  | { kind: 'local'; path: string; localId: number; spoolPath: string | null; writable: boolean }
+interface RemoteHandle { kind: 'remote'; path: string; file: RemoteFileRef; stream: ReadStream; writable: boolean; folderId: number; name: string }
+interface LocalHandle { kind: 'local'; path: string; localId: number; spoolPath: string | null; writable: boolean }
+type Handle = RemoteHandle | LocalHandle
 
 interface LiveLocal {
   writers: number
@@ -544,6 +544,11 @@ export class FichierFs implements LocalTracker {
   }
 
   private openLocal(path: string, local: LocalFileRow, writable: boolean): number {
+    return this.addHandle(this.localHandle(path, local, writable))
+  }
+
+  /** A handle on a local file (counting it as a writer, with a spool file, when writable). */
+  private localHandle(path: string, local: LocalFileRow, writable: boolean): LocalHandle {
     let spoolPath = local.spoolPath
     if (writable) {
       if (!spoolPath) {
@@ -559,7 +564,7 @@ export class FichierFs implements LocalTracker {
       }
     }
     if (spoolPath) this.spool.acquire(spoolPath)
-    return this.addHandle({ kind: 'local', path, localId: local.id, spoolPath, writable })
+    return { kind: 'local', path, localId: local.id, spoolPath, writable }
   }
 
   /** Content changed: bump the counter that uploads compare, and the mtime. */
@@ -620,7 +625,7 @@ export class FichierFs implements LocalTracker {
     }
   }
 
-  private async writableLocal(fh: number): Promise<Extract<Handle, { kind: 'local' }>> {
+  private async writableLocal(fh: number): Promise<LocalHandle> {
     const handle = this.handle(fh)
     if (!handle.writable) throw fsError('EBADF', 'file not open for writing')
     if (handle.kind === 'local') {
@@ -635,17 +640,18 @@ export class FichierFs implements LocalTracker {
       }
       return handle
     }
-    return this.copyUp(fh, handle)
+    return this.becomeLocal(fh, handle, true)
   }
 
   /**
-   * First write to a remote file opened without O_TRUNC: editing starts from the current
-   * content, so download it into a spool file, then continue as a local file.
+   * A remote file opened for writing gets its first change: from now on it is a local file (the
+   * one already replacing it, or a new one), under the same handle number. With `download`
+   * (a write, or a truncate to a non-zero size) editing starts from the current content.
    */
-  private async copyUp(fh: number, handle: Extract<Handle, { kind: 'remote' }>): Promise<Extract<Handle, { kind: 'local' }>> {
+  private async becomeLocal(fh: number, handle: RemoteHandle, download: boolean): Promise<LocalHandle> {
     const existing = this.store.localReplacing(handle.file.url)
     const local = existing ?? this.createLocal(handle.folderId, handle.name, { replacesUrl: handle.file.url, mode: this.store.attrs(handle.file.url).mode ?? null })
-    if (!existing) {
+    if (!existing && download) {
       const spoolPath = local.spoolPath as string
       this.spool.acquire(spoolPath)
       try {
@@ -666,11 +672,7 @@ export class FichierFs implements LocalTracker {
       }
       await this.spool.release(spoolPath)
     }
-    const row = this.store.localFileById(local.id) as LocalFileRow
-    const newFh = this.openLocal(handle.path, row, true)
-    // The handle keeps its number: swap the new local handle in.
-    const swapped = this.handles.get(newFh) as Extract<Handle, { kind: 'local' }>
-    this.handles.delete(newFh)
+    const swapped = this.localHandle(handle.path, this.store.localFileById(local.id) as LocalFileRow, true)
     this.handles.set(fh, swapped)
     return swapped
   }
@@ -678,19 +680,14 @@ export class FichierFs implements LocalTracker {
   private async truncateHandle(fh: number, size: number): Promise<void> {
     if (size > LIMITS.maxFileSize) throw fsError('EFBIG', '1fichier takes files up to 300 GB')
     const handle = this.handle(fh)
-    if (handle.kind === 'remote' && size === 0 && handle.writable) {
-      // No need to download what is about to be cut off.
-      const local = this.createLocal(handle.folderId, handle.name, { replacesUrl: handle.file.url, mode: this.store.attrs(handle.file.url).mode ?? null })
-      const newFh = this.openLocal(handle.path, local, true)
-      this.handles.set(fh, this.handles.get(newFh) as Handle)
-      this.handles.delete(newFh)
-      this.changed(local.id)
-      return
-    }
-    const local = await this.writableLocal(fh)
+    // Cutting a remote file to zero needs nothing of its content: no download.
+    const local = handle.kind === 'remote' && size === 0 && handle.writable
+      ? await this.becomeLocal(fh, handle, false)
+      : await this.writableLocal(fh)
     await this.spool.truncate(local.spoolPath as string, size)
     this.changed(local.localId)
   }
+
 
   // -------------------------------------------------------------------------------------------
   // Internals: renames

@@ -119,7 +119,8 @@ export class Namespace {
     await this.ensureListed(folderId)
     const local = this.store.localFiles(folderId)
     const localNames = new Set(local.map((row) => row.name))
-    const hidden = new Set(local.map((row) => row.replacesUrl).filter((url): url is string => url !== null))
+    // As in resolve(): a remote file replaced by any local file is hidden, wherever that one is.
+    const hidden = new Set(this.store.allLocalFiles().map((row) => row.replacesUrl).filter((url): url is string => url !== null))
     const folders = this.store.subFolders(folderId)
     const folderNames = new Set(folders.map((row) => row.name))
     const remote = this.store.files(folderId).filter((file) =>
