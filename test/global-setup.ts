@@ -4,8 +4,17 @@
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import type { TestProject } from 'vitest/node'
 
-const PREFIX = 'fichfs-e2e-'
+// Each run names its temp dirs after itself, so that its teardown never touches the mounts of
+// another run going on at the same time on the same machine.
+const PREFIX = `fichfs-e2e-${process.pid}-`
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    e2ePrefix: string
+  }
+}
 
 function leftoverMounts(): string[] {
   return readFileSync('/proc/self/mounts', 'utf8').split('\n')
@@ -14,7 +23,8 @@ function leftoverMounts(): string[] {
     .map((fields) => (fields[1] as string).replace(/\\040/g, ' '))
 }
 
-export function setup(): void {
+export function setup(project: TestProject): void {
+  project.provide('e2ePrefix', PREFIX)
   if (!existsSync('dist/cli/index.js')) throw new Error('run `npm run build` first (npm test does it)')
   try {
     if (existsSync('/sys/fs/fuse/connections') && readdirSync('/sys/fs/fuse/connections').length === 0) {

@@ -132,14 +132,19 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     stopped,
     stop: (options) => {
       stopping ??= (async () => {
+        log.info({ wait: options.wait }, 'stopping')
         const final = await fs.shutdown(options)
-        try {
-          await fuse.unmount()
-        } catch (error) {
+        log.info({ pending: final.pending, failed: final.failed }, 'upload queue settled; unmounting')
+        // Each step is bounded: the queue is journaled by now, so nothing is lost if one hangs,
+        // and a stop that never ends is worse than a stale mount the next mount clears.
+        const unmounted = await within(10_000, fuse.unmount()).catch((error: unknown) => {
           log.warn({ err: (error as Error).message }, 'unmount reported an error')
-        }
+          return true
+        })
+        if (!unmounted) log.warn({ mountpoint }, 'unmount did not finish in 10 s; going on')
         control.close()
-        await account.close()
+        if (!(await within(5_000, account.close()))) log.warn('closing the API client took over 5 s; going on')
+        log.info('stopped')
         markStopped()
         return final
       })()
@@ -166,6 +171,19 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     send({ ok: false, error: `unknown command ${String(request.cmd)}` })
   })
   return service
+}
+
+/** true once `work` settles, false if `ms` pass first (its failure is still thrown). */
+async function within(ms: number, work: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms)
+  })
+  try {
+    return await Promise.race([work.then(() => true as const), late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** Is a FUSE filesystem mounted at this path? (Reads /proc, never the mount itself.) */

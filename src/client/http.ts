@@ -43,6 +43,7 @@ export interface HttpTransportOptions {
 export class HttpTransport {
   private readonly agent: Agent
   private readonly options: Required<HttpTransportOptions>
+  private readonly running = new Set<AbortController>()
 
   constructor(options: HttpTransportOptions = {}) {
     this.options = {
@@ -61,17 +62,29 @@ export class HttpTransport {
   }
 
   async send(req: HttpRequest): Promise<HttpResponse> {
+    // Each request has its own controller (following the caller's signal) so that close() can
+    // cut what is still running: undici's destroy() after close() leaves such requests hanging.
+    const controller = new AbortController()
+    const follow = () => controller.abort(req.signal?.reason)
+    if (req.signal?.aborted) follow()
+    req.signal?.addEventListener('abort', follow, { once: true })
+    this.running.add(controller)
+    const done = () => {
+      this.running.delete(controller)
+      req.signal?.removeEventListener('abort', follow)
+    }
     try {
       const response = await request(req.url, {
         dispatcher: this.agent,
         method: req.method,
         headers: { 'user-agent': this.options.userAgent, ...req.headers },
         body: req.body,
-        signal: req.signal,
+        signal: controller.signal,
         headersTimeout: req.headersTimeoutMs ?? this.options.headersTimeoutMs,
         bodyTimeout: req.bodyTimeoutMs ?? this.options.bodyTimeoutMs,
       })
       const body = response.body
+      body.once('close', done)
       return {
         status: response.statusCode,
         headers: flattenHeaders(response.headers),
@@ -80,12 +93,26 @@ export class HttpTransport {
         dump: () => body.dump().then(() => undefined, () => undefined),
       }
     } catch (error) {
+      done()
       throw transportError(req.label, error)
     }
   }
 
-  async close(): Promise<void> {
-    await this.agent.close()
+  /**
+   * Close the connections. Requests still running after `graceMs` are cut: a stopping mount
+   * must not wait on one (an upload may wait hours for its answer).
+   */
+  async close(graceMs = 2000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const graceOver = new Promise<'grace over'>((resolve) => {
+      timer = setTimeout(() => resolve('grace over'), graceMs)
+    })
+    const closed = this.agent.close()
+    const outcome = await Promise.race([closed.then(() => 'closed' as const), graceOver])
+    clearTimeout(timer)
+    if (outcome === 'closed') return
+    for (const controller of this.running) controller.abort(new DOMException('the client is closing', 'AbortError'))
+    await closed
   }
 }
 

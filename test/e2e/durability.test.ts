@@ -132,10 +132,11 @@ describe('durability', () => {
       for (let round = 0; round < 5; round++) {
         const mount = await mountFichfs(emu, { cacheDir, mountpoint, args: ['--write-back', '30s'] })
         mountpoint = mount.mountpoint
-        await run(`echo round ${round} > ${mount.mountpoint}/r${round}.txt`)
+        const written = await sh(`echo round ${round} > ${mount.mountpoint}/r${round}.txt`, { timeoutMs: 30_000 })
+        expect(written.code, `echo failed: ${written.stderr}\n${mount.output().slice(-6000)}`).toBe(0)
         mount.process.kill('SIGTERM')
-        expect(await mount.exited).toBe(0)
-        expect(emu.tree().find((entry) => entry.path === `/r${round}.txt`)?.size).toBe(8)
+        expect(await mount.exitWithin(30_000)).toBe(0)
+        expect(emu.tree().find((entry) => entry.path === `/r${round}.txt`)?.size, mount.output().slice(-6000)).toBe(8)
       }
     } finally {
       await emu.close()

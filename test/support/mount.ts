@@ -10,10 +10,12 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { inject } from 'vitest'
 import type { Emulator } from '../../src/emulator/index.js'
 
 export const BIN = resolve(import.meta.dirname, '../../bin/fichfs.js')
-export const E2E_PREFIX = 'fichfs-e2e-'
+/** Set by test/global-setup.ts: this run's own prefix (its teardown clears only its mounts). */
+export const E2E_PREFIX = inject('e2ePrefix')
 
 export async function tempDir(label = 'tmp'): Promise<string> {
   return mkdtemp(join(tmpdir(), `${E2E_PREFIX}${label}-`))
@@ -73,6 +75,8 @@ export interface TestMount {
   output(): string
   /** Resolves with the exit code once the daemon has exited. */
   exited: Promise<number | null>
+  /** The exit code, or an error carrying the daemon's output if it has not exited in time. */
+  exitWithin(timeoutMs: number): Promise<number | null>
   /** SIGTERM (waits for uploads), then make sure nothing is left mounted. */
   stop(timeoutMs?: number): Promise<number | null>
   /** kill -9: leaves a stale mount behind, as a crash would. */
@@ -102,6 +106,11 @@ export async function mountFichfs(emu: Emulator, options: MountOptions): Promise
     process: child,
     output: () => output,
     exited,
+    exitWithin: async (timeoutMs) => {
+      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs))])
+      if (code === 'timeout') throw new Error(`fichfs did not exit within ${timeoutMs} ms; its output:\n${output.slice(-6000)}`)
+      return code
+    },
     stop: async (timeoutMs = 60_000) => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM')
