@@ -44,6 +44,8 @@ export interface FichierClientOptions {
   endPollDelaysMs?: number[]
   /** Back-off before another upload attempt, in ms (scaled down in tests). */
   uploadRetryDelayMs?: number
+  /** Longest silence while an upload is sent and before its answer (default 10 min). */
+  uploadSilenceMs?: number
   /** Reuse a download link this long (1fichier's links live 5 minutes). */
   linkLifetimeMs?: number
   /** Attempts of one ranged download (resuming where it broke) before it fails. */
@@ -53,7 +55,6 @@ export interface FichierClientOptions {
 
 /** The longest file name we send (one TS client truncates at 255; the service says nothing). */
 export const MAX_NAME_BYTES = 255
-
 type Json = Record<string, unknown>
 
 export class FichierClient {
@@ -66,6 +67,7 @@ export class FichierClient {
   private readonly verifyUploads: boolean
   private readonly endPollDelaysMs: number[]
   private readonly uploadRetryDelayMs: number
+  private readonly uploadSilenceMs: number
   private readonly linkLifetimeMs: number
   private readonly downloadAttempts: number
   private readonly downloadRetryDelayMs: number
@@ -83,6 +85,7 @@ export class FichierClient {
     this.verifyUploads = options.verifyUploads ?? true
     this.endPollDelaysMs = options.endPollDelaysMs ?? [250, 500, 1000, 2000, 4000]
     this.uploadRetryDelayMs = options.uploadRetryDelayMs ?? 2000
+    this.uploadSilenceMs = options.uploadSilenceMs ?? 10 * 60_000
     this.linkLifetimeMs = options.linkLifetimeMs ?? 4 * 60_000
     this.downloadAttempts = options.downloadAttempts ?? 6
     this.downloadRetryDelayMs = options.downloadRetryDelayMs ?? 500
@@ -390,7 +393,9 @@ export class FichierClient {
         'content-length': String(multipart.length),
       },
       body: multipart.body,
-      headersTimeoutMs: 4 * 3600_000,
+      // undici restarts this clock whenever a write fills the socket and once the body is sent,
+      // so it bounds silence, not the upload's length: a stalled node is retried, not waited on.
+      headersTimeoutMs: this.uploadSilenceMs,
     })
     const text = await readSnippet(response)
     if (response.status >= 400) throw errorFromAnswer('upload', response.status, text)

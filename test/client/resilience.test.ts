@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { whirlpool } from 'hash-wasm'
 import { FichierClient } from '../../src/client/fichier-client.js'
 import { Pacer } from '../../src/client/pacer.js'
+import { API_PATHS } from '../../src/client/wire.js'
 import { startTestEmulator } from '../emulator/helpers.js'
 import { captureLog, collect, testClient } from '../support/client.js'
 
@@ -126,6 +127,21 @@ describe('pacer (pure, fake clock)', () => {
       },
     }
   }
+
+  it('an upload node that stays silent is given up after uploadSilenceMs, on each attempt', async () => {
+    const t = await startTestEmulator({ faults: { latencyMs: 1500 } })
+    try {
+      const client = testClient(t.emu, { client: { uploadSilenceMs: 300, uploadAttempts: 2 } })
+      const started = Date.now()
+      await expect(client.upload(0, [source('stall.txt', Buffer.from('stall'))])).rejects.toMatchObject({ code: 'FICHFS_TIMEOUT' })
+      // Two attempts, each: get_upload_server (answered after 1.5 s), then 0.3 s of silence.
+      expect(Date.now() - started).toBeLessThan(10_000)
+      expect(t.emu.stats().calls[API_PATHS.getUploadServer]).toBe(2)
+      await client.close()
+    } finally {
+      await t.dispose()
+    }
+  })
 
   it('spaces calls by the minimum interval and gates listings per folder', async () => {
     const time = fakeTime()
