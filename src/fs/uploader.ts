@@ -12,10 +12,15 @@
  *
  * After an upload the journal row is re-read: the file may have been renamed, moved, rewritten
  * or deleted meanwhile, and the result is reconciled (rename/move it, or delete the stale copy).
+ *
+ * A file that was on the wire when an earlier run died may have arrived all the same: before
+ * sending it again, the folder is listed once and an arrived copy (same name, size and
+ * Whirlpool) is adopted instead of uploading a duplicate.
  */
 import { createReadStream } from 'node:fs'
 import { FichierApiError } from '../client/errors.js'
-import type { UploadResult, UploadSource } from '../client/types.js'
+import type { FolderListing, RemoteFile, UploadResult, UploadSource } from '../client/types.js'
+import { whirlpoolOfFile } from '../client/whirlpool.js'
 import type { LocalFileRow, MetadataStore } from '../cache/metadata-store.js'
 import type { Logger } from '../log.js'
 import { fsError } from './errors.js'
@@ -26,6 +31,8 @@ export interface UploadRemote {
   renameFile(url: string, newName: string): Promise<string>
   moveFile(url: string, destinationId: number, rename?: string): Promise<string>
   removeFiles(urls: string[]): Promise<number>
+  listFolder(folderId: number): Promise<FolderListing>
+  listFiles(folderId: number): Promise<RemoteFile[]>
 }
 
 export interface UploaderOptions {
@@ -99,6 +106,8 @@ export class Uploader {
   private readonly inFlightBytes = new Map<number, number>()
   private draining = false
   private stopped = false
+  /** Journal rows that were uploading when an earlier run stopped: they may have arrived. */
+  private readonly interrupted = new Set<number>()
   private bytesSentTotal = 0
 
   constructor(
@@ -123,6 +132,7 @@ export class Uploader {
         continue
       }
       const size = this.spool.sizeOnDisk(row.spoolPath)
+      if (row.state === 'uploading' && size === row.size) this.interrupted.add(row.id)
       this.store.updateLocalFile(row.id, { state: size === 0 ? 'empty' : 'queued', size, readyAt: Date.now(), attempts: 0 })
       if (size > 0) count++
     }
@@ -306,7 +316,9 @@ export class Uploader {
       })
   }
 
-  private async runBatch(folderId: number, batch: Snapshot[]): Promise<void> {
+  private async runBatch(folderId: number, whole: Snapshot[]): Promise<void> {
+    const batch = whole.some((item) => this.interrupted.has(item.id)) ? await this.adoptArrived(folderId, whole) : whole
+    if (batch.length === 0) return
     const controller = new AbortController()
     for (const item of batch) this.controllers.set(item.id, controller)
     const key = batch[0]?.id ?? 0
@@ -388,6 +400,45 @@ export class Uploader {
     await this.removePending()
     this.log?.info({ path: this.describePath(row.folderId, row.name), bytes: size }, 'uploaded')
     this.settle(item.id)
+  }
+
+  /**
+   * Adopt the copies of interrupted uploads that reached 1fichier (one listing of the folder);
+   * returns the files still to upload. Only a Whirlpool match counts: without a checksum, the
+   * file is sent again, as a duplicate is better than a file with other content.
+   */
+  private async adoptArrived(folderId: number, batch: Snapshot[]): Promise<Snapshot[]> {
+    const candidates = new Set(batch.filter((item) => this.interrupted.has(item.id)).map((item) => item.id))
+    for (const id of candidates) this.interrupted.delete(id)
+    let files: RemoteFile[]
+    try {
+      const listing = await this.remote.listFolder(folderId)
+      files = listing.files ?? (await this.remote.listFiles(folderId))
+    } catch (error) {
+      this.log?.warn({ folderId, err: (error as Error).message }, 'could not check whether interrupted uploads arrived; sending them again')
+      return batch
+    }
+    const claimed = new Set<string>()
+    const rest: Snapshot[] = []
+    for (const item of batch) {
+      const arrived = candidates.has(item.id) ? await this.findArrived(item, files, claimed) : undefined
+      if (!arrived) {
+        rest.push(item)
+        continue
+      }
+      claimed.add(arrived.url)
+      this.log?.info({ path: this.describePath(item.folderId, item.name), url: arrived.url }, 'an interrupted upload had arrived; adopting it instead of sending it again')
+      await this.succeeded(item, arrived.url, arrived.checksum as string, arrived.size)
+    }
+    return rest
+  }
+
+  private async findArrived(item: Snapshot, files: RemoteFile[], claimed: Set<string>): Promise<RemoteFile | undefined> {
+    const alike = files.filter((file) => file.name === item.name && file.size === item.size && file.checksum &&
+      file.url !== item.replacesUrl && !claimed.has(file.url))
+    if (alike.length === 0) return undefined
+    const local = await whirlpoolOfFile(item.spoolPath).catch(() => '')
+    return local ? alike.find((file) => file.checksum?.toLowerCase() === local) : undefined
   }
 
   /** The file was renamed or moved while it uploaded: do the same to the remote copy. */

@@ -1,12 +1,14 @@
 /**
  * The filesystem core without a kernel: FichierFs over the real client and the emulator.
  */
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { BlockCache } from '../../src/cache/block-cache.js'
 import { MetadataStore } from '../../src/cache/metadata-store.js'
 import type { FichierClient } from '../../src/client/fichier-client.js'
+import { API_PATHS } from '../../src/client/wire.js'
 import { FsError, toErrno } from '../../src/fs/errors.js'
 import { FichierFs, type FsRemote } from '../../src/fs/fichier-fs.js'
 import { startTestEmulator, type TestEmulator } from '../emulator/helpers.js'
@@ -115,6 +117,33 @@ describe('FichierFs core (no kernel)', () => {
     await fs.uploader.drain()
     expect(t.emu.tree().find((entry) => entry.path === '/new.txt')?.size).toBe(11)
     expect((await fs.getattr('/new.txt')).mode & 0o7777).toBe(0o640)
+  })
+
+  it('after a crash mid-upload, a copy that arrived is adopted; one with other bytes is not', async () => {
+    // What a killed daemon leaves: journal rows still marked "uploading". arrived.txt reached
+    // 1fichier before the crash; the other.txt there has the same name and size, other bytes.
+    const folder = await client.mkdir(0, 'crash')
+    const arrivedUrl = (await client.upload(folder.id, [source('arrived.txt', 'the same bytes')])).uploaded[0]?.url
+    await client.upload(folder.id, [source('other.txt', 'AAAA')])
+    await fs.readdir('/crash')
+    const spoolDir = join(dir, 'spool')
+    mkdirSync(spoolDir, { recursive: true })
+    for (const [name, data] of [['arrived.txt', 'the same bytes'], ['other.txt', 'BBBB']] as const) {
+      const spoolPath = join(spoolDir, `${name}.data`)
+      writeFileSync(spoolPath, data)
+      store.addLocalFile({ folderId: folder.id, name, spoolPath, size: data.length, mtime: Date.now(), mode: null, state: 'uploading', replacesUrl: null, readyAt: null, createdAt: Date.now() })
+    }
+    const uploadsBefore = t.emu.stats().calls[API_PATHS.getUploadServer] ?? 0
+    expect(fs.start()).toBe(2)
+    await fs.uploader.drain()
+    expect(store.allLocalFiles()).toEqual([])
+    const stored = t.emu.tree().filter((entry) => entry.path.startsWith('/crash/')).map((entry) => entry.path).sort()
+    expect(stored).toEqual(['/crash/arrived.txt', '/crash/other.txt', '/crash/other.txt'])
+    expect((t.emu.stats().calls[API_PATHS.getUploadServer] ?? 0) - uploadsBefore).toBe(1)
+    expect(store.fileByDisplayName(folder.id, 'arrived.txt')?.url).toBe(arrivedUrl)
+    const fh = await fs.open('/crash/arrived.txt', 0)
+    expect(Buffer.concat(await fs.read(fh, 100, 0)).toString()).toBe('the same bytes')
+    await fs.release(fh)
   })
 
   it('a rename onto an existing file replaces it (POSIX)', async () => {
