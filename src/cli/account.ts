@@ -4,12 +4,14 @@
  * shares the mount's rate budget (same IP, same key), and the metadata store itself (`fichfs
  * ls` reads the same cache as the mount).
  */
+import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { MetadataStore } from '../cache/metadata-store.js'
+import { ApiErrorCodes, FichierApiError } from '../client/errors.js'
 import { FichierClient } from '../client/fichier-client.js'
 import { DEFAULT_PACER_OPTIONS, Pacer, scalePacerOptions } from '../client/pacer.js'
 import type { Logger } from '../log.js'
-import { accountCacheDir, defaultCacheDir, resolveApiKey, type KeySource } from './config.js'
+import { accountCacheDir, accountCacheDirPath, defaultCacheDir, resolveApiKey, type KeySource } from './config.js'
 
 export interface AccountOptions {
   endpoint?: string
@@ -27,12 +29,19 @@ export interface OpenAccount {
   store: MetadataStore
   keySource: KeySource | 'given'
   accountDir: string
-  close(): Promise<void>
+  /** `discard`: also remove the account's cache dir if this open created it (a rejected key). */
+  close(options?: { discard?: boolean }): Promise<void>
+}
+
+/** A key the service refused: nothing of the cache dir it got is worth keeping. */
+export function isRejectedKey(error: unknown): boolean {
+  return error instanceof FichierApiError && error.code === ApiErrorCodes.auth
 }
 
 export function openAccount(options: AccountOptions): OpenAccount {
   const resolved = options.apiKey ? { key: options.apiKey, source: 'given' as const } : resolveApiKey({ apiKeyFile: options.apiKeyFile })
   const scale = options.timeScale && options.timeScale > 0 ? options.timeScale : 1
+  const created = !existsSync(accountCacheDirPath(options.cacheDir ?? defaultCacheDir(), options.endpoint, resolved.key))
   const accountDir = accountCacheDir(options.cacheDir ?? defaultCacheDir(), options.endpoint, resolved.key)
   const store = new MetadataStore(join(accountDir, 'metadata.sqlite'))
   const log = options.log
@@ -54,9 +63,10 @@ export function openAccount(options: AccountOptions): OpenAccount {
     store,
     keySource: resolved.source,
     accountDir,
-    close: async () => {
+    close: async (closeOptions = {}) => {
       await client.close()
       store.close()
+      if (closeOptions.discard && created) rmSync(accountDir, { recursive: true, force: true })
     },
   }
 }

@@ -96,12 +96,17 @@ export function resolveApiKey(options: { apiKeyFile?: string }): ResolvedKey {
  * pending uploads must still be found.
  */
 export function accountCacheDir(cacheDir: string, endpoint: string | undefined, key: string): string {
+  const dir = accountCacheDirPath(cacheDir, endpoint, key)
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  return dir
+}
+
+/** Where accountCacheDir lives, without creating it. */
+export function accountCacheDirPath(cacheDir: string, endpoint: string | undefined, key: string): string {
   const url = new URL(endpoint ?? DEFAULT_ENDPOINT)
   const account = `${url.protocol}//${url.hostname}${url.pathname}`
   const id = createHash('sha256').update(`${account}\n${key}`).digest('hex').slice(0, 16)
-  const dir = join(cacheDir, id)
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  return dir
+  return join(cacheDir, id)
 }
 
 /** Parse sizes like 512M, 2G, 1048576. */

@@ -14,7 +14,7 @@ import { FichierFs } from '../fs/fichier-fs.js'
 import { mountFuse, type FuseMount } from '../fs/fuse-adapter.js'
 import type { UploadStatus } from '../fs/uploader.js'
 import type { Logger } from '../log.js'
-import { openAccount } from './account.js'
+import { isRejectedKey, openAccount } from './account.js'
 import { serveControl, socketPathFor } from './control.js'
 
 export interface MountSettings {
@@ -83,7 +83,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
   try {
     await fs.namespace.ensureListed(0)
   } catch (error) {
-    await account.close()
+    await account.close({ discard: isRejectedKey(error) })
     throw error
   }
   // Resolve the socket path now: after mounting, a realpath of the mountpoint would ask this

@@ -4,7 +4,7 @@
  */
 import type { Argv } from 'yargs'
 import { createLogger, type Logger } from '../log.js'
-import { openAccount, type OpenAccount } from './account.js'
+import { isRejectedKey, openAccount, type OpenAccount } from './account.js'
 import { defaultCacheDir } from './config.js'
 
 export interface AccountArgs {
@@ -58,9 +58,13 @@ export async function withAccount<T>(
     log,
   })
   log.debug({ endpoint: args.endpoint ?? overrides.endpoint ?? 'default', keySource: account.keySource, cache: account.accountDir }, 'account opened')
+  let rejected = false
   try {
     return await work({ ...account, log, scale })
+  } catch (error) {
+    rejected = isRejectedKey(error)
+    throw error
   } finally {
-    await account.close()
+    await account.close({ discard: rejected })
   }
 }

@@ -136,6 +136,13 @@ describe('fichfs login, logout and key refusals', () => {
     expect(fromEnv.code).toBe(1)
     expect(fromEnv.stderr).toContain('https://1fichier.com/console/params.pl')
     expect(fromEnv.stderr).not.toContain(BAD_KEY)
+    // ...and neither a command nor a mount with a rejected key leaves a cache dir behind.
+    expect(readdirSync(dirs.cache)).toEqual(cacheEntries)
+    const mountpoint = join(dirs.root, 'mnt')
+    const mounted = await fichfs(['mount', mountpoint, ...at(emu)], { env: cliEnv(dirs, { FICHFS_API_KEY: BAD_KEY }) })
+    expect(mounted.code).toBe(1)
+    expect(mounted.stderr).toContain('1fichier rejected the API key')
+    expect(readdirSync(dirs.cache)).toEqual(cacheEntries)
   })
 
   it('refuses a key file that others can read, with the chmod to run; accepts it at 0600', async () => {

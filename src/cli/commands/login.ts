@@ -3,8 +3,6 @@
  * The key is typed at a prompt that echoes nothing, or piped on stdin (`--stdin`), or taken
  * from a key file (`--api-key-file`); never from an argument.
  */
-import { readdirSync, rmSync } from 'node:fs'
-import { basename } from 'node:path'
 import type { Argv, CommandModule } from 'yargs'
 import type { AccountInfo } from '../../client/types.js'
 import { FichfsError } from '../../errors.js'
@@ -56,27 +54,17 @@ async function obtainKey(args: LoginArgs): Promise<string> {
 /** user/info with this key; a rejected key leaves no cache directory behind. */
 async function checkKey(args: LoginArgs, key: string): Promise<AccountInfo> {
   const cacheDir = args['cache-dir'] ?? defaultCacheDir()
-  const existing = new Set(safeList(cacheDir))
   const account = openAccount({ apiKey: key, endpoint: args.endpoint, cacheDir, timeScale: timeScale(args), log: commandLogger(args.verbose) })
-  let rejected = false
+  let failed = false
   try {
     const info = await account.client.accountInfo()
     // The mount's statfs and `fichfs info` reuse it instead of asking again within the minute.
     account.store.setFact('account', info)
     return info
   } catch (error) {
-    rejected = true
+    failed = true
     throw error
   } finally {
-    await account.close()
-    if (rejected && !existing.has(basename(account.accountDir))) rmSync(account.accountDir, { recursive: true, force: true })
-  }
-}
-
-function safeList(dir: string): string[] {
-  try {
-    return readdirSync(dir)
-  } catch {
-    return []
+    await account.close({ discard: failed })
   }
 }
