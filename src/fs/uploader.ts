@@ -109,6 +109,7 @@ export class Uploader {
   /** Journal rows that were uploading when an earlier run stopped: they may have arrived. */
   private readonly interrupted = new Set<number>()
   private bytesSentTotal = 0
+  private readonly createdAt = Date.now()
 
   constructor(
     private readonly store: MetadataStore,
@@ -410,10 +411,13 @@ export class Uploader {
   private async adoptArrived(folderId: number, batch: Snapshot[]): Promise<Snapshot[]> {
     const candidates = new Set(batch.filter((item) => this.interrupted.has(item.id)).map((item) => item.id))
     for (const id of candidates) this.interrupted.delete(id)
-    let files: RemoteFile[]
+    let files: Array<Pick<RemoteFile, 'url' | 'name' | 'size' | 'checksum'>>
     try {
-      const listing = await this.remote.listFolder(folderId)
-      files = listing.files ?? (await this.remote.listFiles(folderId))
+      // A listing made by this run (the mount lists the root first) came after the crash.
+      const listedAt = this.store.folder(folderId)?.listedAt ?? null
+      files = listedAt !== null && listedAt >= this.createdAt
+        ? this.store.files(folderId).map((file) => ({ url: file.url, name: file.name, size: file.size, checksum: file.checksum ?? undefined }))
+        : await this.listAll(folderId)
     } catch (error) {
       this.log?.warn({ folderId, err: (error as Error).message }, 'could not check whether interrupted uploads arrived; sending them again')
       return batch
@@ -433,7 +437,12 @@ export class Uploader {
     return rest
   }
 
-  private async findArrived(item: Snapshot, files: RemoteFile[], claimed: Set<string>): Promise<RemoteFile | undefined> {
+  private async listAll(folderId: number): Promise<RemoteFile[]> {
+    const listing = await this.remote.listFolder(folderId)
+    return listing.files ?? (await this.remote.listFiles(folderId))
+  }
+
+  private async findArrived<T extends Pick<RemoteFile, 'url' | 'name' | 'size' | 'checksum'>>(item: Snapshot, files: T[], claimed: Set<string>): Promise<T | undefined> {
     const alike = files.filter((file) => file.name === item.name && file.size === item.size && file.checksum &&
       file.url !== item.replacesUrl && !claimed.has(file.url))
     if (alike.length === 0) return undefined

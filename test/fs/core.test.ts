@@ -122,28 +122,40 @@ describe('FichierFs core (no kernel)', () => {
   it('after a crash mid-upload, a copy that arrived is adopted; one with other bytes is not', async () => {
     // What a killed daemon leaves: journal rows still marked "uploading". arrived.txt reached
     // 1fichier before the crash; the other.txt there has the same name and size, other bytes.
-    const folder = await client.mkdir(0, 'crash')
-    const arrivedUrl = (await client.upload(folder.id, [source('arrived.txt', 'the same bytes')])).uploaded[0]?.url
-    await client.upload(folder.id, [source('other.txt', 'AAAA')])
-    await fs.readdir('/crash')
+    // /crash was listed by this run (after the crash: that listing is used); /older only by
+    // an earlier one (it is listed again).
     const spoolDir = join(dir, 'spool')
     mkdirSync(spoolDir, { recursive: true })
-    for (const [name, data] of [['arrived.txt', 'the same bytes'], ['other.txt', 'BBBB']] as const) {
-      const spoolPath = join(spoolDir, `${name}.data`)
-      writeFileSync(spoolPath, data)
-      store.addLocalFile({ folderId: folder.id, name, spoolPath, size: data.length, mtime: Date.now(), mode: null, state: 'uploading', replacesUrl: null, readyAt: null, createdAt: Date.now() })
+    const arrivedUrls: string[] = []
+    const crash = await client.mkdir(0, 'crash')
+    const older = await client.mkdir(0, 'older')
+    for (const [name, folder] of [['crash', crash], ['older', older]] as const) {
+      arrivedUrls.push((await client.upload(folder.id, [source('arrived.txt', 'the same bytes')])).uploaded[0]?.url as string)
+      await client.upload(folder.id, [source('other.txt', 'AAAA')])
+      await fs.readdir(`/${name}`)
+      if (name === 'older') store.markListed(folder.id, Date.now() - 3600_000)
+      for (const [file, data] of [['arrived.txt', 'the same bytes'], ['other.txt', 'BBBB']] as const) {
+        const spoolPath = join(spoolDir, `${name}-${file}.data`)
+        writeFileSync(spoolPath, data)
+        store.addLocalFile({ folderId: folder.id, name: file, spoolPath, size: data.length, mtime: Date.now(), mode: null, state: 'uploading', replacesUrl: null, readyAt: null, createdAt: Date.now() })
+      }
     }
-    const uploadsBefore = t.emu.stats().calls[API_PATHS.getUploadServer] ?? 0
-    expect(fs.start()).toBe(2)
+    const before = { ...t.emu.stats().calls }
+    const delta = (path: string) => (t.emu.stats().calls[path] ?? 0) - (before[path] ?? 0)
+    expect(fs.start()).toBe(4)
     await fs.uploader.drain()
     expect(store.allLocalFiles()).toEqual([])
-    const stored = t.emu.tree().filter((entry) => entry.path.startsWith('/crash/')).map((entry) => entry.path).sort()
-    expect(stored).toEqual(['/crash/arrived.txt', '/crash/other.txt', '/crash/other.txt'])
-    expect((t.emu.stats().calls[API_PATHS.getUploadServer] ?? 0) - uploadsBefore).toBe(1)
-    expect(store.fileByDisplayName(folder.id, 'arrived.txt')?.url).toBe(arrivedUrl)
-    const fh = await fs.open('/crash/arrived.txt', 0)
-    expect(Buffer.concat(await fs.read(fh, 100, 0)).toString()).toBe('the same bytes')
-    await fs.release(fh)
+    // Only the two other.txt went up again; only /older was listed for it.
+    expect(delta(API_PATHS.getUploadServer)).toBe(2)
+    expect(delta(API_PATHS.folderLs)).toBe(1)
+    for (const [index, name] of ['crash', 'older'].entries()) {
+      const stored = t.emu.tree().filter((entry) => entry.path.startsWith(`/${name}/`)).map((entry) => entry.path).sort()
+      expect(stored).toEqual([`/${name}/arrived.txt`, `/${name}/other.txt`, `/${name}/other.txt`])
+      const fh = await fs.open(`/${name}/arrived.txt`, 0)
+      expect(Buffer.concat(await fs.read(fh, 100, 0)).toString()).toBe('the same bytes')
+      await fs.release(fh)
+      expect(store.fileByDisplayName((await fs.namespace.resolveFolder(`/${name}`)).id, 'arrived.txt')?.url).toBe(arrivedUrls[index])
+    }
   })
 
   it('a rename onto an existing file replaces it (POSIX)', async () => {
