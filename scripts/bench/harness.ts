@@ -279,7 +279,9 @@ export async function startDaemon(emu: Emulator, cleanup: Cleanup, options: Daem
     '--time-scale', String(options.timeScale), '-v', ...(options.extraArgs ?? []),
   ]
   progress(`mounting ${options.label}: fichfs ${args.slice(1).join(' ')}`)
-  const child: ChildProcess = spawn(process.execPath, args, {
+  // Node flags for the daemon only, e.g. FICHFS_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
+  const nodeArgs = (process.env.FICHFS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], {
     env: { ...process.env, FICHFS_API_KEY: emu.apiKey },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
