@@ -108,10 +108,12 @@ describe('emulator command', () => {
       '--port', '8080', '--host', '0.0.0.0', '--data-dir', '/tmp/x', '--time-scale', '5', '--no-rate-limits', '--flood-lock-ms', '1000',
       '--upload-host', 'up.example:1', '--download-base', 'http://dl.example', '--quota', '1000', '--seed', '/tmp/seed',
       '--latency-ms', '20', '--bandwidth', '1000000', '--error-rate', '0.1', '--reset-rate', '0.2', '--end-html-rate', '0.3',
+      '--flood-next', '2',
     ])
     expect(args).toMatchObject({
       port: 8080, host: '0.0.0.0', dataDir: '/tmp/x', timeScale: 5, rateLimits: false, floodLockMs: 1000, uploadHost: 'up.example:1',
       downloadBase: 'http://dl.example', quota: 1000, seed: '/tmp/seed', latencyMs: 20, bandwidth: 1_000_000, errorRate: 0.1, resetRate: 0.2, endHtmlRate: 0.3,
+      floodNext: 2,
     })
     expect(parse([])).toMatchObject({ port: 0, host: '127.0.0.1', timeScale: 1, rateLimits: true, floodLockMs: 60_000 })
   })
@@ -122,7 +124,9 @@ describe('emulator command', () => {
     const lines: string[] = []
     let stop!: () => void
     const stopRequested = new Promise<void>((resolve) => (stop = resolve))
-    const running = runEmulator({ ...parse(['--data-dir', dataDir, '--no-rate-limits']) }, { stdout: { write: (text: string) => lines.push(text) }, stopRequested })
+    // The key comes from FICHFS_EMULATOR_API_KEY when set; one forced flood answers first.
+    vi.stubEnv('FICHFS_EMULATOR_API_KEY', 'EnvKeyEnvKeyEnvKeyEnvKeyEnvKey12')
+    const running = runEmulator({ ...parse(['--data-dir', dataDir, '--no-rate-limits', '--flood-next', '1']) }, { stdout: { write: (text: string) => lines.push(text) }, stopRequested })
     await vi.waitFor(() => expect(lines.length).toBe(1))
     expect(lines[0]?.endsWith('\n')).toBe(true)
     const ready = JSON.parse(lines[0] ?? '')
@@ -131,11 +135,18 @@ describe('emulator command', () => {
     expect(ready.admin).toBe(`http://127.0.0.1:${ready.port}/__emulator`)
     expect(ready.uploadHost).toBe(`127.0.0.1:${ready.port}`)
     expect(ready.dataDir).toBe(dataDir)
-    const answer = await fetch(`${ready.api}/folder/ls.cgi`, {
+    expect(ready.apiKey).toBe('EnvKeyEnvKeyEnvKeyEnvKeyEnvKey12')
+    vi.unstubAllEnvs()
+    const list = () => fetch(`${ready.api}/folder/ls.cgi`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${ready.apiKey}`, 'Content-Type': 'application/json' },
       body: '{"folder_id":0}',
     })
+    const flooded = await list()
+    expect(flooded.status).toBe(403)
+    expect(((await flooded.json()) as { message: string }).message).toMatch(/^Flood detected.* #\d+$/)
+    await fetch(`${ready.admin}/unlock`, { method: 'POST' })
+    const answer = await list()
     expect(answer.status).toBe(200)
     stop()
     await running

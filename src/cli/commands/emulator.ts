@@ -20,6 +20,7 @@ export interface EmulatorCommandArgs {
   errorRate: number
   resetRate: number
   endHtmlRate: number
+  floodNext: number
   faultSeed?: number
 }
 
@@ -50,6 +51,7 @@ export const emulatorCommand: CommandModule<object, EmulatorCommandArgs> = {
       .option('error-rate', { type: 'number', default: 0, describe: 'Share (0..1) of requests answered 5xx' })
       .option('reset-rate', { type: 'number', default: 0, describe: 'Share (0..1) of downloads cut mid-body' })
       .option('end-html-rate', { type: 'number', default: 0, describe: 'Share (0..1) of end.pl answers sent as HTML' })
+      .option('flood-next', { type: 'number', default: 0, describe: 'Answer the next N API calls with the flood 403 (and lock the caller)' })
       .option('fault-seed', { type: 'number', describe: 'Seed of the fault dice, to replay a run' }) as unknown as Argv<EmulatorCommandArgs>,
   handler: async (args) => {
     await runEmulator(args)
@@ -79,6 +81,7 @@ export async function runEmulator(args: EmulatorCommandArgs, io: EmulatorCommand
       errorRate: args.errorRate,
       resetRate: args.resetRate,
       endHtmlRate: args.endHtmlRate,
+      floodNext: args.floodNext,
     },
   })
   const ready = {
