@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-if ! dpkg -s libfuse2 fuse rsync ffmpeg attr >/dev/null 2>&1; then
+if ! dpkg -s libfuse2 fuse rsync ffmpeg attr python3 make g++ >/dev/null 2>&1; then
   $sudo apt-get update
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libfuse2 fuse rsync ffmpeg attr
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libfuse2 fuse rsync ffmpeg attr python3 make g++
 fi
 npm ci
 npm run build

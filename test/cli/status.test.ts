@@ -3,6 +3,8 @@
  * with their bytes, API calls, floods, caches and quota, for one mount or all; paths inside the
  * mount given to other commands; the unmount's progress display.
  */
+import { readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEmulator, type Emulator } from '../../src/emulator/index.js'
 import { mountFichfs, removeDir, run, stopAllMounts, tempDir, type TestMount } from '../support/mount.js'
@@ -53,6 +55,11 @@ describe('fichfs status and unmount on a running mount', () => {
     expect(json.api.calls).toBe(emu.stats().apiCalls)
     expect(json.api.floods).toBe(0)
     expect(json.account).toMatchObject({ quotaBytes: 100 * 1024 ** 3 })
+
+    // The control socket answers its owner only.
+    const sockets = readdirSync(dirs.runtime).filter((name) => name.endsWith('.sock'))
+    expect(sockets).toHaveLength(1)
+    expect(statSync(join(dirs.runtime, sockets[0] as string)).mode & 0o777).toBe(0o600)
   })
 
   it('without a mountpoint, lists every running mount; a path that is not mounted is an error', async () => {
