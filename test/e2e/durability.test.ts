@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { whirlpool } from 'hash-wasm'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { startEmulator, type Emulator } from '../../src/emulator/index.js'
-import { expectStoredExactly } from '../support/checks.js'
+import { expectNoFloods, expectStoredExactly } from '../support/checks.js'
 import { isMounted, mountFichfs, removeDir, run, sh, stopAllMounts, tempDir, waitForUploads } from '../support/mount.js'
 import { backupSpec, writeRandomFile, writeTree } from '../support/tree.js'
 
@@ -52,6 +52,7 @@ describe('durability', () => {
       expect(stored[0]?.size).toBe(200_000_000)
       expect(stored[0]?.whirlpool).toBe(await whirlpool(await readFile(source)))
       await mount.stop()
+      expectNoFloods(emu)
     } finally {
       await emu.close()
     }
@@ -119,6 +120,7 @@ describe('durability', () => {
       await waitForUploads(mount)
       expect(emu.tree().find((entry) => entry.path === '/b.bin')?.size).toBe(30_000_000)
       await mount.stop()
+      expectNoFloods(emu)
     } finally {
       await emu.close()
     }
@@ -138,6 +140,7 @@ describe('durability', () => {
         expect(await mount.exitWithin(30_000)).toBe(0)
         expect(emu.tree().find((entry) => entry.path === `/r${round}.txt`)?.size, mount.output().slice(-6000)).toBe(8)
       }
+      expectNoFloods(emu)
     } finally {
       await emu.close()
     }
@@ -150,6 +153,7 @@ describe('durability', () => {
       await run(`head -c 3000000 /dev/urandom | dd of=${mount.mountpoint}/synced.bin bs=1M conv=fsync status=none iflag=fullblock`)
       expect(emu.tree().find((entry) => entry.path === '/synced.bin')?.size).toBe(3_000_000)
       await mount.stop()
+      expectNoFloods(emu)
     } finally {
       await emu.close()
     }

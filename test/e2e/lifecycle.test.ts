@@ -3,6 +3,7 @@
  * CLI command running beside the mount sharing its rate budget.
  */
 import { afterAll, describe, expect, it } from 'vitest'
+import { expectNoFloods } from '../support/checks.js'
 import { startEmulator } from '../../src/emulator/index.js'
 import { BIN, isMounted, mountFichfs, removeDir, run, sh, stopAllMounts, tempDir } from '../support/mount.js'
 
@@ -37,6 +38,7 @@ describe('mount lifecycle', () => {
       expect(emu.tree().find((entry) => entry.path === '/d.txt')?.size).toBe(11)
       // The key never reaches the log file.
       expect(await run(`cat ${logFile}`)).not.toContain(emu.apiKey)
+      expectNoFloods(emu)
     } finally {
       await emu.close()
     }
@@ -50,6 +52,7 @@ describe('mount lifecycle', () => {
       expect(options.split(',')).toContain('allow_other')
       expect((await sh(`touch ${mount.mountpoint}/x`)).stderr).toMatch(/Read-only file system/)
       await mount.stop()
+      expectNoFloods(emu)
     } finally {
       await emu.close()
     }
@@ -63,6 +66,7 @@ describe('mount lifecycle', () => {
       await run(`umount ${mount.mountpoint}`)
       expect(await Promise.race([mount.exited, new Promise((r) => setTimeout(() => r('still running'), 30_000))])).toBe(0)
       expect(emu.tree().find((entry) => entry.path === '/o.txt')?.size).toBe(8)
+      expectNoFloods(emu)
     } finally {
       await emu.close()
     }
@@ -81,6 +85,7 @@ describe('mount lifecycle', () => {
       expect(result.stderr).toMatch(/regenerate/)
       expect(result.stderr).not.toContain(wrong)
       expect(isMounted(mountpoint)).toBe(false)
+      expectNoFloods(emu)
     } finally {
       await emu.close()
     }

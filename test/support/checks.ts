@@ -2,6 +2,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { whirlpool } from 'hash-wasm'
+import { expect } from 'vitest'
 import { encodeName } from '../../src/client/names.js'
 import type { Emulator } from '../../src/emulator/index.js'
 
@@ -50,4 +51,10 @@ export async function expectStoredExactly(emu: Emulator, localRoot: string, acco
   for (const extra of byPath.keys()) problems.push(`unexpected ${extra}`)
   if (problems.length > 0) throw new Error(`emulator content differs:\n${problems.slice(0, 20).join('\n')}`)
   return local.length
+}
+
+/** Nothing met 1fichier's flood protection on this emulator. */
+export function expectNoFloods(emu: Emulator): void {
+  const floods = emu.stats().floods
+  expect(floods.total, `floods: ${JSON.stringify(floods.last)}`).toBe(0)
 }
