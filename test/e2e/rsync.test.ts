@@ -61,6 +61,23 @@ describe('rsync -a into the mount', () => {
     expect(await run(`rsync -a --itemize-changes ${source}/ ${mount.mountpoint}/backup/`)).toBe('')
   })
 
+  it('changed files go up again through rsync\'s temporary file: the new bytes replace the old, one copy each', async () => {
+    const changed = (await run(`ls ${source}/small | head -3`)).trim().split('\n')
+    expect(changed).toHaveLength(3)
+    for (const name of changed) await run(`head -c 3000 /dev/urandom > ${source}/small/${name}`)
+    emu.resetStats()
+    const items = (await run(`rsync -a --itemize-changes ${source}/ ${mount.mountpoint}/backup/`)).trim().split('\n')
+    expect(items.filter((line) => line.startsWith('>f'))).toHaveLength(3)
+    await waitForUploads(mount)
+    // Every file (the three changed ones included) stored exactly once, with its current bytes.
+    expect(await expectStoredExactly(emu, source, 'backup')).toBe(500 - 10 + 7)
+    const stats = emu.stats()
+    expect(stats.upload.files).toBe(3)
+    expect(stats.calls['file/rm.cgi'] ?? 0).toBeGreaterThanOrEqual(1)
+    expect(stats.calls['file/rename.cgi'] ?? 0).toBe(0)
+    expect(await run(`rsync -a --itemize-changes ${source}/ ${mount.mountpoint}/backup/`)).toBe('')
+  })
+
   it('500 small files into one new folder cost at most 25 API calls in all', async () => {
     const small = await tempDir('rsync-small')
     try {

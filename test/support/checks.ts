@@ -38,6 +38,11 @@ export async function expectStoredExactly(emu: Emulator, localRoot: string, acco
   const stored = emu.tree().filter((entry) => entry.type === 'file' && entry.path.startsWith(`${storedPath('', accountFolder)}/`))
   const byPath = new Map(stored.map((entry) => [entry.path, entry]))
   const problems: string[] = []
+  // 1fichier allows two files of one name: a second copy is a problem too.
+  for (const path of byPath.keys()) {
+    const copies = stored.filter((entry) => entry.path === path).length
+    if (copies > 1) problems.push(`${copies} copies of ${path}`)
+  }
   for (const file of local) {
     const entry = byPath.get(storedPath(accountFolder, file.path))
     if (!entry) {
