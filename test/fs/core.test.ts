@@ -9,6 +9,7 @@ import { BlockCache } from '../../src/cache/block-cache.js'
 import { MetadataStore } from '../../src/cache/metadata-store.js'
 import type { FichierClient } from '../../src/client/fichier-client.js'
 import { API_PATHS } from '../../src/client/wire.js'
+import { FichierApiError } from '../../src/client/errors.js'
 import { FsError, toErrno } from '../../src/fs/errors.js'
 import { FichierFs, type FsRemote } from '../../src/fs/fichier-fs.js'
 import { startTestEmulator, type TestEmulator } from '../emulator/helpers.js'
@@ -27,7 +28,7 @@ describe('FichierFs core (no kernel)', () => {
   let store: MetadataStore
   let fs: FichierFs
 
-  function makeFs(remote: FsRemote = client, options: { readOnly?: boolean } = {}): FichierFs {
+  function makeFs(remote: FsRemote = client, options: { readOnly?: boolean; maxAttempts?: number } = {}): FichierFs {
     return new FichierFs(remote, store, new BlockCache({ blockSize: 1 << 20, memoryBytes: 16 << 20 }), {
       readOnly: options.readOnly ?? false,
       dirCacheTimeMs: 60_000,
@@ -37,7 +38,7 @@ describe('FichierFs core (no kernel)', () => {
       fileMode: 0o644,
       dirMode: 0o755,
       spoolDir: join(dir, 'spool'),
-      uploader: { writeBackDelayMs: 20, retryBaseMs: 10 },
+      uploader: { writeBackDelayMs: 20, retryBaseMs: 10, ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}) },
     })
   }
 
@@ -158,6 +159,15 @@ describe('FichierFs core (no kernel)', () => {
     }
   })
 
+  it('a rename onto its own name costs no call (1fichier would refuse it with #312)', async () => {
+    await client.upload(0, [source('same.txt', 'x')])
+    await fs.readdir('/')
+    const before = t.emu.stats().apiCalls
+    await fs.rename('/same.txt', '/same.txt')
+    expect(t.emu.stats().apiCalls).toBe(before)
+    expect((await fs.readdir('/')).names).toEqual(['same.txt'])
+  })
+
   it('a rename onto an existing file replaces it (POSIX)', async () => {
     await client.upload(0, [source('a.txt', 'AAA'), source('b.txt', 'BBBB')])
     await fs.rename('/a.txt', '/b.txt')
@@ -175,6 +185,30 @@ describe('FichierFs core (no kernel)', () => {
     await fs.uploader.drain()
     const stored = t.emu.tree().filter((entry) => entry.type === 'file')
     expect(stored.map((entry) => [entry.path, entry.size])).toEqual([['/v.txt', 3]])
+  })
+
+  it('an overwrite whose upload fails for good keeps the old version on 1fichier and the new one local', async () => {
+    await client.upload(0, [source('keep.txt', 'version one')])
+    const uploadDown: FsRemote = Object.assign(Object.create(client) as FichierClient, {
+      upload: async () => {
+        throw new FichierApiError('FICHFS_HTTP', 'upload node down', { endpoint: 'upload', httpStatus: 503 })
+      },
+    })
+    await fs.shutdown({ wait: false })
+    fs = makeFs(uploadDown, { maxAttempts: 2 })
+    const fh = await fs.open('/keep.txt', O_WRONLY | O_TRUNC)
+    await fs.write(fh, Buffer.from('two'), 0)
+    await fs.release(fh)
+    const status = await fs.uploader.drain()
+    expect(status).toMatchObject({ pending: 0, failed: 1 })
+    expect(status.failures[0]?.path).toBe('/keep.txt')
+    // 1fichier still has the old version, once; the mount shows the new one, from its local copy.
+    const stored = t.emu.tree().filter((entry) => entry.path === '/keep.txt')
+    expect(stored.map((entry) => entry.size)).toEqual([11])
+    expect((await fs.readdir('/')).names).toEqual(['keep.txt'])
+    const check = await fs.open('/keep.txt', 0)
+    expect(Buffer.concat(await fs.read(check, 100, 0)).toString()).toBe('two')
+    await fs.release(check)
   })
 
   it('editing a remote file in place starts from its content', async () => {
