@@ -146,6 +146,35 @@ describe('durability', () => {
     }
   })
 
+  it('a second SIGTERM stops waiting: the upload stays queued and the next mount sends it', async () => {
+    const emu = await startEmulator({ dataDir: await dir('twice-emu'), timeScale: 10, faults: { bandwidthBytesPerSec: 5_000_000 } })
+    try {
+      const cacheDir = await dir('twice-cache')
+      const source = join(await dir('twice-src'), 'slow.bin')
+      const data = randomBytes(20_000_000)
+      await writeFile(source, data)
+      let mount = await mountFichfs(emu, { cacheDir, args: ['--write-back', '1h'] })
+      await run(`cp ${source} ${mount.mountpoint}/slow.bin`)
+      mount.process.kill('SIGTERM')
+      const started = Date.now()
+      while (!mount.output().includes('"msg":"uploading"') && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 50))
+      mount.process.kill('SIGTERM')
+      expect(await mount.exitWithin(30_000)).toBe(0)
+      expect(mount.output()).toContain('not waiting any longer')
+      expect(mount.output()).toMatch(/1 file\(s\) not uploaded yet/)
+      expect(emu.tree().find((entry) => entry.path === '/slow.bin')).toBeUndefined()
+      emu.setFaults({ bandwidthBytesPerSec: 0 })
+      mount = await mountFichfs(emu, { cacheDir, mountpoint: mount.mountpoint })
+      await waitForUploads(mount)
+      const stored = emu.tree().filter((entry) => entry.path === '/slow.bin')
+      expect(stored.map((entry) => entry.whirlpool)).toEqual([await whirlpool(data)])
+      await mount.stop()
+      expectNoFloods(emu)
+    } finally {
+      await emu.close()
+    }
+  })
+
   it('fsync returns once the file is uploaded', async () => {
     const emu = await startEmulator({ dataDir: await dir('fsync-emu'), timeScale: 10 })
     try {
