@@ -141,6 +141,8 @@ export class BlockCache {
     try {
       await writeFile(temp, block.length === 1 ? (block[0] as Buffer) : Buffer.concat(block))
       await rename(temp, path)
+      // Evicted while it was being written: its eviction found no file to delete.
+      if (!this.disk?.has(key)) await rm(path, { force: true })
     } catch {
       this.disk?.delete(key)
       await rm(temp, { force: true }).catch(() => undefined)
