@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { requestControl, socketPathFor } from '../../src/cli/control.js'
 import { startEmulator, type Emulator } from '../../src/emulator/index.js'
 import { testClient } from '../support/client.js'
-import { mountFichfs, removeDir, run, sh, stopAllMounts, tempDir, waitForUploads, type TestMount } from '../support/mount.js'
+import { BIN, mountFichfs, removeDir, run, sh, stopAllMounts, tempDir, waitForUploads, type TestMount } from '../support/mount.js'
 
 describe('docs/SEMANTICS.md', () => {
   let emu: Emulator
@@ -139,6 +139,9 @@ describe('an upload that finally fails', () => {
       expect(await run(`cat ${mount.mountpoint}/precious.txt`)).toBe('precious\n')
       expect(emu.tree().find((entry) => entry.path === '/precious.txt')).toBeUndefined()
       expect(mount.output()).toMatch(/upload failed for good/)
+      const shown = await run(`node ${BIN} status ${mount.mountpoint}`)
+      expect(shown).toMatch(/Uploads\s+0 pending, 0 uploading, 1 failed/)
+      expect(shown).toMatch(/Failed\s+\/precious\.txt: .*HTTP 5\d\d/)
       // At the next mount, with the service back, it goes up.
       emu.setFaults({ errorRate: 0 })
       await mount.stop()

@@ -90,7 +90,7 @@ describe('FichierFs core (no kernel)', () => {
     expect(Math.abs(attr.mtime.getTime() - before)).toBeLessThan(5_000)
   })
 
-  it('falls back to file/ls when folder/ls ignores files:1, and remembers it', async () => {
+  it('falls back to file/ls when folder/ls ignores files:1 (the files come from it, once per listing)', async () => {
     await client.upload(0, [source('listed.txt', 'x')])
     let fileLsCalls = 0
     const withoutItems: FsRemote = Object.create(client, {
