@@ -68,17 +68,14 @@ describe('durability', () => {
     })
     try {
       const source = await dir('faults-src')
-      const spec = backupSpec()
-      delete spec.files['big/200mb.bin']
-      spec.files['big/20mb.bin'] = 20_000_000
-      await writeTree(source, spec)
+      await writeTree(source, backupSpec())
       const mount = await mountFichfs(emu, { cacheDir: await dir('faults-cache'), timeScale: 20 })
       emu.setFaults({ floodNext: 1 })
       await run(`rsync -a ${source}/ ${mount.mountpoint}/backup/`, { timeoutMs: 300_000 })
       await waitForUploads(mount, 300_000)
       await expectStoredExactly(emu, source, 'backup')
       // Reads through the faults too.
-      await run(`cmp ${source}/big/20mb.bin ${mount.mountpoint}/backup/big/20mb.bin`)
+      await run(`cmp ${source}/big/200mb.bin ${mount.mountpoint}/backup/big/200mb.bin`)
       const stats = emu.stats()
       expect(stats.floods.forced).toBe(1)
       expect(stats.floods.triggered).toBe(0)
