@@ -70,6 +70,8 @@ export interface UploadStatus {
   failed: number
   bytesPending: number
   bytesSent: number
+  /** Replaced versions still to delete from 1fichier (done right after their replacement). */
+  deletesPending: number
   failures: Array<{ path: string; error: string }>
 }
 
@@ -108,6 +110,7 @@ export class Uploader {
   private stopped = false
   /** Journal rows that were uploading when an earlier run stopped: they may have arrived. */
   private readonly interrupted = new Set<number>()
+  private removing: Promise<void> | undefined
   private bytesSentTotal = 0
   private readonly createdAt = Date.now()
 
@@ -217,6 +220,7 @@ export class Uploader {
       failed: failed.length,
       bytesPending: active.reduce((sum, row) => sum + row.size, 0),
       bytesSent: this.bytesSentTotal + [...this.inFlightBytes.values()].reduce((a, b) => a + b, 0),
+      deletesPending: this.store.pendingRemovals().length,
       failures: failed.map((row) => ({ path: this.describePath(row.folderId, row.name), error: row.lastError ?? 'unknown error' })),
     }
   }
@@ -499,15 +503,30 @@ export class Uploader {
 
   /** Delete remote files queued for removal (replaced versions, obsolete copies). */
   async removePending(): Promise<void> {
-    const urls = this.store.pendingRemovals()
-    if (urls.length === 0) return
-    try {
-      await this.remote.removeFiles(urls.slice(0, 100))
-      for (const url of urls.slice(0, 100)) this.store.removePendingRemoval(url)
-    } catch (error) {
-      this.log?.warn({ count: urls.length, err: (error as Error).message }, 'could not delete replaced files yet; will retry')
+    // One deleter at a time; it re-reads the list, so what is added meanwhile goes too.
+    this.removing ??= this.removeAllPending().finally(() => {
+      this.removing = undefined
+    })
+    return this.removing
+  }
+
+  private async removeAllPending(): Promise<void> {
+    for (;;) {
+      const batch = this.store.pendingRemovals().slice(0, 100)
+      if (batch.length === 0) return
+      try {
+        await this.remote.removeFiles(batch)
+      } catch (error) {
+        // 1fichier answers "not found" only when none of them exists any more: nothing to delete.
+        if (!(error instanceof FichierApiError && error.code === 'FICHFS_NOT_FOUND')) {
+          this.log?.warn({ count: batch.length, err: (error as Error).message }, 'could not delete replaced files yet; will retry')
+          return
+        }
+      }
+      for (const url of batch) this.store.removePendingRemoval(url)
     }
   }
+
 }
 
 /** rsync's temporary names: `.` + the final name + `.` + six random characters. */

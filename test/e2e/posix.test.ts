@@ -77,6 +77,11 @@ describe('writing with everyday tools', () => {
     await run(`mv ${mnt}/untarred ${mnt}/moved-folder`)
     expect(delta(before)).toEqual({ 'folder/mv.cgi': 1 })
     await run(`diff -r ${source}/tree ${mnt}/moved-folder/tree`)
+    // ...also as 1fichier has it: a fresh daemon without block cache reads it back.
+    await remount()
+    await run(`diff -r ${source}/tree ${mnt}/moved-folder/tree`)
+    expect(emu.tree().filter((entry) => entry.path.startsWith('/moved-folder/tree/')).length).toBeGreaterThan(0)
+    expect(emu.tree().some((entry) => entry.path.startsWith('/untarred'))).toBe(false)
     before = calls()
     await run(`rm -r ${mnt}/moved-folder`)
     const removed = delta(before)

@@ -211,6 +211,23 @@ describe('FichierFs core (no kernel)', () => {
     await fs.release(check)
   })
 
+  it('replaced versions are deleted 100 per call, and one already gone does not stay queued', async () => {
+    const sources = Array.from({ length: 150 }, (_, i) => source(`old-${i}.txt`, `v${i}`))
+    const { uploaded } = await client.upload(0, sources)
+    expect(uploaded).toHaveLength(150)
+    for (const file of uploaded) store.addPendingRemoval(file.url, 'replaced')
+    const before = t.emu.stats().calls[API_PATHS.fileRm] ?? 0
+    await fs.uploader.removePending()
+    expect(store.pendingRemovals()).toEqual([])
+    expect((t.emu.stats().calls[API_PATHS.fileRm] ?? 0) - before).toBe(2)
+    expect(t.emu.tree().filter((entry) => entry.type === 'file')).toEqual([])
+    // Already deleted (by another client): 1fichier says not found; nothing is left to retry.
+    store.addPendingRemoval(uploaded[0]?.url as string, 'replaced')
+    await fs.uploader.removePending()
+    expect(store.pendingRemovals()).toEqual([])
+    expect(fs.uploader.status().deletesPending).toBe(0)
+  })
+
   it('editing a remote file in place starts from its content', async () => {
     await client.upload(0, [source('edit.txt', 'abcdef')])
     const fh = await fs.open('/edit.txt', O_RDWR)

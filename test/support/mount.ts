@@ -180,14 +180,14 @@ export function fileSize(path: string): number {
   return statSync(path).size
 }
 
-/** Wait until the mount's upload queue is empty (asks its control socket). */
+/** Wait until the mount's upload queue is empty, replaced versions deleted (asks its control socket). */
 export async function waitForUploads(mount: TestMount, timeoutMs = 120_000): Promise<Record<string, unknown>> {
   const { requestControl, socketPathFor } = await import('../../src/cli/control.js')
   const started = Date.now()
   for (;;) {
     const answer = await requestControl(socketPathFor(mount.mountpoint), { cmd: 'status' })
-    const uploads = (answer.status as { uploads: { pending: number; failed: number } }).uploads
-    if (uploads.pending === 0) return answer.status as Record<string, unknown>
+    const uploads = (answer.status as { uploads: { pending: number; failed: number; deletesPending: number } }).uploads
+    if (uploads.pending === 0 && uploads.deletesPending === 0) return answer.status as Record<string, unknown>
     if (Date.now() - started > timeoutMs) throw new Error(`uploads still pending after ${timeoutMs} ms: ${JSON.stringify(uploads)}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }

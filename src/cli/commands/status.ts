@@ -87,7 +87,8 @@ export function formatStatus(status: Json): string {
   const account = status.account ? obj(status.account) : undefined
   const lines: Array<[string, string]> = []
   lines.push(['Uploads', `${num(uploads.pending)} pending, ${num(uploads.uploading)} uploading, ${num(uploads.failed)} failed; ` +
-    `${formatBytes(num(uploads.bytesPending))} to send, ${formatBytes(num(uploads.bytesSent))} sent`])
+    `${formatBytes(num(uploads.bytesPending))} to send, ${formatBytes(num(uploads.bytesSent))} sent` +
+    (num(uploads.deletesPending) > 0 ? `; ${num(uploads.deletesPending)} replaced version(s) to delete` : '')])
   lines.push(['API calls', `${num(api.callsLastMinute)} in the last minute, ${num(api.calls)} in total (${num(api.retries)} retried)`])
   const holdMs = num(api.floodHoldUntil) - Date.now()
   lines.push(['Floods met', `${num(api.floods)}${holdMs > 0 ? `; cooling down for ${Math.ceil(holdMs / 1000)} s` : ''}`])
