@@ -117,6 +117,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     api: pacer.stats(),
     cache: blockCache.stats(),
     reader: { ...fs.reader.stats(), ...client.downloadStats() },
+    writes: fs.writeStats(),
     listings: fs.namespace.listingCalls,
     metadata: { ...fs.namespace.counters },
     cacheDir: settings.cacheDir,

@@ -110,6 +110,7 @@ export class FichierFs implements LocalTracker {
   private readonly handles = new Map<number, Handle>()
   private nextHandle = 1
   private readonly live = new Map<number, LiveLocal>()
+  private readonly writeCounters = { calls: 0, bytes: 0 }
   private readonly mountedAt = new Date()
   private quotaRefresh?: Promise<AccountInfo | undefined>
 
@@ -269,6 +270,8 @@ export class FichierFs implements LocalTracker {
     if (position + data.length > LIMITS.maxFileSize) throw fsError('EFBIG', '1fichier takes files up to 300 GB')
     const written = await this.spool.write(handle.spoolPath as string, data, position)
     this.changed(handle.localId)
+    this.writeCounters.calls++
+    this.writeCounters.bytes += written
     return written
   }
 
@@ -787,6 +790,11 @@ export class FichierFs implements LocalTracker {
     const handle = this.handles.get(fh)
     if (!handle) throw fsError('EBADF', `no open file ${fh}`)
     return handle
+  }
+
+  /** Write requests the kernel sent, and their bytes (big_writes: up to 128 KiB each). */
+  writeStats(): { calls: number; bytes: number } {
+    return { ...this.writeCounters }
   }
 
   openHandles(): number {

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { requestControl, socketPathFor } from '../../src/cli/control.js'
 import { startEmulator, type Emulator } from '../../src/emulator/index.js'
 import { mountFichfs, removeDir, run, sh, stopAllMounts, tempDir, waitForUploads, type TestMount } from '../support/mount.js'
 import { writeTree } from '../support/tree.js'
@@ -111,6 +112,17 @@ describe('writing with everyday tools', () => {
     expect(stored[0]?.size).toBe(second.length)
     await remount()
     expect((await readFile(join(mnt, 'doc.bin'))).equals(second)).toBe(true)
+  })
+
+  it('writes reach the daemon in big requests (big_writes), not 4 KiB pieces', async () => {
+    const writes = async () => ((await requestControl(socketPathFor(mnt), { cmd: 'status' })).status as { writes: { calls: number; bytes: number } }).writes
+    const before = await writes()
+    await run(`dd if=/dev/urandom of=${mnt}/big-writes.bin bs=1M count=8 status=none`)
+    const after = await writes()
+    expect(after.bytes - before.bytes).toBe(8 << 20)
+    // 128 KiB per request at most with libfuse 2: 64 requests; 4 KiB pieces would be 2048.
+    expect(after.calls - before.calls).toBeLessThanOrEqual(128)
+    await waitForUploads(mount)
   })
 
   it('append to an existing file starts from its content', async () => {
