@@ -2,9 +2,11 @@
  * The mount command's lifecycle: --daemon, unmount from another process, a refused key, and a
  * CLI command running beside the mount sharing its rate budget.
  */
+import { Readable } from 'node:stream'
 import { afterAll, describe, expect, it } from 'vitest'
 import { expectNoFloods } from '../support/checks.js'
 import { startEmulator } from '../../src/emulator/index.js'
+import { testClient } from '../support/client.js'
 import { BIN, isMounted, mountFichfs, removeDir, run, sh, stopAllMounts, tempDir } from '../support/mount.js'
 
 const dirs: string[] = []
@@ -98,4 +100,27 @@ describe('mount lifecycle', () => {
     expect(result.stderr).toMatch(/--api-key-file/)
     expect(result.stderr).toMatch(/fichfs login/)
   })
+
+  it('a read slower than fuse-native\'s 15 s default still answers, and the daemon lives on', async () => {
+    const emu = await startEmulator({ dataDir: await dir('slow-emu'), timeScale: 10 })
+    try {
+      const client = testClient(emu, { timeScale: 10 })
+      await client.upload(0, [{ name: 'slow.txt', size: 5, open: () => Readable.from([Buffer.from('slow\n')]) }])
+      await client.close()
+      const mount = await mountFichfs(emu, { cacheDir: await dir('slow-cache') })
+      await run(`ls ${mount.mountpoint}`)
+      // get_token, then the ranged GET: 8 s each, so the first read takes over 16 s.
+      emu.setFaults({ latencyMs: 8_000 })
+      const started = Date.now()
+      expect(await run(`cat ${mount.mountpoint}/slow.txt`, { timeoutMs: 60_000 })).toBe('slow\n')
+      expect(Date.now() - started).toBeGreaterThan(15_000)
+      expect(mount.process.exitCode).toBeNull()
+      expect(mount.output()).not.toMatch(/took too long|ETIMEDOUT/)
+      emu.setFaults({ latencyMs: 0 })
+      expect(await mount.stop()).toBe(0)
+      expectNoFloods(emu)
+    } finally {
+      await emu.close()
+    }
+  }, 120_000)
 })
