@@ -2,7 +2,9 @@
  * Every answer the API doc lists, turned into an error code, an errno and a retry decision:
  * floods cool down, transient failures retry, final answers fail at once.
  */
+import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
+import { FichierClient } from '../../src/client/fichier-client.js'
 import { errorFromAnswer } from '../../src/client/errors.js'
 import { classify } from '../../src/client/retry.js'
 
@@ -31,5 +33,20 @@ describe('answers of the API', () => {
     expect(error.code).toBe(code)
     if (errno) expect(error.errno).toBe(errno)
     expect(classify(error)).toBe(decision)
+  })
+})
+
+describe('uploads the service would refuse are refused before any request', () => {
+  const client = new FichierClient({ apiKey: 'NoRequestNoRequestNoRequest12345', endpoint: 'http://127.0.0.1:9/v1' })
+  const file = (name: string, size: number) => ({ name, size, open: () => Readable.from([]) })
+
+  it.each([
+    ['501 files in one request', Array.from({ length: 501 }, (_, i) => file(`f${i}`, 1)), 'FICHFS_TOO_LARGE', 'EINVAL'],
+    ['a file over 300 GB', [file('huge', 300 * 1024 ** 3 + 1)], 'FICHFS_TOO_LARGE', 'EFBIG'],
+    ['an empty file', [file('empty', 0)], 'FICHFS_UPLOAD_FAILED', 'EINVAL'],
+    ['no file at all', [], 'FICHFS_UPLOAD_FAILED', 'EINVAL'],
+  ])('%s', async (_label, sources, code, errno) => {
+    await expect(client.upload(0, sources)).rejects.toMatchObject({ code, errno })
+    expect(client.pacer.stats().calls).toBe(0)
   })
 })
