@@ -511,9 +511,12 @@ export class Uploader {
   }
 
   private async removeAllPending(): Promise<void> {
+    const tried = new Set<string>()
     for (;;) {
-      const batch = this.store.pendingRemovals().slice(0, 100)
+      // Each URL once per round: whatever is still listed afterwards waits for the next round.
+      const batch = this.store.pendingRemovals().filter((url) => !tried.has(url)).slice(0, 100)
       if (batch.length === 0) return
+      for (const url of batch) tried.add(url)
       try {
         await this.remote.removeFiles(batch)
       } catch (error) {
