@@ -21,6 +21,7 @@ import { protectCommand } from './commands/protect.js'
 import { remoteUploadCommand } from './commands/remote-upload.js'
 import { statusCommand } from './commands/status.js'
 import { unmountCommand } from './commands/unmount.js'
+import { uploadCommand } from './commands/upload.js'
 import { refuseKeyArguments } from './config.js'
 
 function fail(error: unknown): void {
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
     .command(linkCommand)
     .command(protectCommand)
     .command(describeCommand)
+    .command(uploadCommand)
     .command(remoteUploadCommand)
     .command(demoCommand)
     .command(emulatorCommand)

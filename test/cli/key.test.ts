@@ -186,7 +186,7 @@ describe('fichfs login, logout and key refusals', () => {
   })
 
   it('every command has --help', async () => {
-    for (const command of ['login', 'logout', 'info', 'ls', 'link', 'protect', 'describe', 'remote-upload', 'status']) {
+    for (const command of ['login', 'logout', 'info', 'ls', 'link', 'protect', 'describe', 'upload', 'remote-upload', 'status']) {
       const result = ok(await fichfs([command, '--help'], { env }))
       expect(result.stdout).toContain(`fichfs ${command}`)
     }
