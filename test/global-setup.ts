@@ -3,7 +3,9 @@
  * mount a failed test left behind, so that no stale mount survives the run.
  */
 import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { TestProject } from 'vitest/node'
 
 // Each run names its temp dirs after itself, so that its teardown never touches the mounts of
@@ -36,6 +38,15 @@ export function setup(project: TestProject): void {
 }
 
 export function teardown(): void {
+  clearLeftoverMounts()
+  // Then this run's temp dirs that a test did not remove (empty mountpoints, mostly).
+  if (leftoverMounts().length > 0) return
+  for (const name of readdirSync(tmpdir())) {
+    if (name.startsWith(PREFIX)) rmSync(join(tmpdir(), name), { recursive: true, force: true })
+  }
+}
+
+function clearLeftoverMounts(): void {
   for (const mountpoint of leftoverMounts()) {
     process.stderr.write(`global teardown: clearing leftover mount ${mountpoint}\n`)
     try {
