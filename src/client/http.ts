@@ -100,7 +100,7 @@ export class HttpTransport {
 
   /**
    * Close the connections. Requests still running after `graceMs` are cut: a stopping mount
-   * must not wait on one (an upload may wait hours for its answer).
+   * must not wait on one (an upload may stay silent for minutes before its answer).
    */
   async close(graceMs = 2000): Promise<void> {
     let timer: NodeJS.Timeout | undefined
