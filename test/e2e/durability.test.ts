@@ -61,7 +61,7 @@ describe('durability', () => {
   it('with 10% 5xx, resets, HTML from end.pl and a forced flood, rsync still lands intact and fichfs causes no flood', async () => {
     const emu = await startEmulator({
       dataDir: await dir('faults-emu'),
-      timeScale: 20,
+      timeScale: 5,
       floodLockMs: 30_000,
       faults: { errorRate: 0.1, resetRate: 0.2, endHtmlRate: 0.3 },
       faultSeed: 7,
@@ -69,7 +69,7 @@ describe('durability', () => {
     try {
       const source = await dir('faults-src')
       await writeTree(source, backupSpec())
-      const mount = await mountFichfs(emu, { cacheDir: await dir('faults-cache'), timeScale: 20 })
+      const mount = await mountFichfs(emu, { cacheDir: await dir('faults-cache'), timeScale: 5 })
       emu.setFaults({ floodNext: 1 })
       await run(`rsync -a ${source}/ ${mount.mountpoint}/backup/`, { timeoutMs: 300_000 })
       await waitForUploads(mount, 300_000)
