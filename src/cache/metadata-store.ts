@@ -234,6 +234,19 @@ export class MetadataStore {
     return this.statements.folder.get(id) as FolderRow | undefined
   }
 
+  /** The account path of a known folder (`/` for the root), or of `name` inside it. */
+  pathOf(folderId: number, name?: string): string {
+    const names: string[] = name === undefined ? [] : [name]
+    let id: number | null = folderId
+    for (let depth = 0; id !== null && id !== 0 && depth < 1000; depth++) {
+      const folder = this.folder(id)
+      if (!folder) return `/?folder-${folderId}${name === undefined ? '' : `/${name}`}`
+      names.unshift(folder.name)
+      id = folder.parentId
+    }
+    return `/${names.join('/')}`
+  }
+
   subFolders(parentId: number): FolderRow[] {
     return this.statements.subFolders.all(parentId) as FolderRow[]
   }

@@ -1,3 +1,8 @@
+/** Results for scripts: indented JSON on stdout. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+}
+
 /** Human units for terminal output. */
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes)) return '?'

@@ -9,7 +9,6 @@
  */
 import { readFileSync } from 'node:fs'
 import { isAbsolute, relative, resolve, sep } from 'node:path'
-import type { MetadataStore } from '../cache/metadata-store.js'
 import { requestControl, socketPathFor } from './control.js'
 
 export interface LocatedPath {
@@ -88,19 +87,6 @@ async function mountSettings(mountpoint: string): Promise<{ endpoint?: string; c
   } catch {
     return {}
   }
-}
-
-/** The account path of a folder known to the metadata store (`/` for the root). */
-export function folderPath(store: MetadataStore, folderId: number): string {
-  const names: string[] = []
-  let id: number | null = folderId
-  for (let depth = 0; id !== null && id !== 0 && depth < 1000; depth++) {
-    const folder = store.folder(id)
-    if (!folder) return `/?folder-${folderId}`
-    names.unshift(folder.name)
-    id = folder.parentId
-  }
-  return `/${names.join('/')}`
 }
 
 export function joinAccountPath(folder: string, name: string): string {

@@ -70,16 +70,8 @@ export interface AclObject {
   premium?: Flag
 }
 
-/** file/info.cgi: the listing item (minus the integer `acl`) plus details. No `status` on OK. */
-export interface FileInfoResponse extends StatusEnvelope {
-  url: string
-  filename: string
-  size: number
-  date: ApiDate
-  checksum: string
-  'content-type': string
-  pass: Flag
-  cdn: Flag
+/** file/info.cgi: the listing item (its integer `acl` an object here) plus details. No `status` on OK. */
+export interface FileInfoResponse extends StatusEnvelope, Omit<FileItem, 'acl'> {
   folder_id: number
   path: string
   description: string

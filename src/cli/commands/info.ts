@@ -6,7 +6,7 @@
 import type { Argv, CommandModule } from 'yargs'
 import type { AccountInfo } from '../../client/types.js'
 import { DEFAULT_PACER_OPTIONS } from '../../client/pacer.js'
-import { formatBytes } from '../format.js'
+import { formatBytes, printJson } from '../format.js'
 import { accountOptions, withAccount, type AccountArgs, type AccountSession } from '../options.js'
 
 interface InfoArgs extends AccountArgs {
@@ -27,7 +27,7 @@ export const infoCommand: CommandModule<object, InfoArgs> = {
   handler: async (args) => {
     const { info, at } = await withAccount(args, accountInfo)
     if (args.json) {
-      process.stdout.write(`${JSON.stringify({ ...info, offerName: offerName(info.offer), asOf: new Date(at).toISOString() }, null, 2)}\n`)
+      printJson({ ...info, offerName: offerName(info.offer), asOf: new Date(at).toISOString() })
       return
     }
     const lines = [

@@ -5,6 +5,7 @@
  */
 import type { Argv, CommandModule } from 'yargs'
 import type { Entry, FolderView } from '../../fs/namespace.js'
+import { printJson } from '../format.js'
 import { DEFAULT_DIR_CACHE_TIME, openNamespace, resolveEntry, withAccountAt } from '../lookup.js'
 import { accountOptions, type AccountArgs } from '../options.js'
 
@@ -47,7 +48,7 @@ export const lsCommand: CommandModule<object, LsArgs> = {
       session.log.info({ path: located.accountPath, listings: namespace.listingCalls }, namespace.listingCalls > 0 ? 'listed' : 'served from the cache')
       return listed
     })
-    if (args.json) process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`)
+    if (args.json) printJson(entries)
     else if (args.long) process.stdout.write(formatLong(entries))
     else process.stdout.write(entries.map((entry) => `${entry.name}${entry.type === 'folder' ? '/' : ''}\n`).join(''))
   },

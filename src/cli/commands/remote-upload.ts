@@ -9,9 +9,9 @@ import type { RemoteUploadStatus } from '../../client/types.js'
 import { FichfsError } from '../../errors.js'
 import type { Namespace } from '../../fs/namespace.js'
 import { parseDuration } from '../config.js'
+import { printJson } from '../format.js'
 import { openNamespace, resolveEntry, withAccountAt } from '../lookup.js'
 import { accountOptions, withAccount, type AccountArgs, type AccountSession } from '../options.js'
-import { folderPath, joinAccountPath } from '../paths.js'
 import { createProgress } from '../progress.js'
 
 interface RemoteUploadArgs extends AccountArgs {
@@ -187,7 +187,7 @@ async function findListed(session: AccountSession, namespace: Namespace, item: {
     await namespace.ensureListed(folderId)
     const row = session.store.fileByUrl(item.link)
     if (row) {
-      return { path: joinAccountPath(folderPath(session.store, row.folderId), row.displayName), url: row.url, size: row.size, whirlpool: row.checksum ?? undefined, source: item.source }
+      return { path: session.store.pathOf(row.folderId, row.displayName), url: row.url, size: row.size, whirlpool: row.checksum ?? undefined, source: item.source }
     }
     if (Date.now() > deadline || attempt >= 10) {
       throw new FichfsError('FICHFS_NOT_LISTED', `1fichier reported ${item.link} but its folder does not list it`, { hint: 'Try `fichfs ls` on the folder in a minute.' })
@@ -205,10 +205,6 @@ function report(args: RemoteUploadArgs, outcome: { files: ArrivedFile[]; failure
       hint: 'Check that the URLs answer with the file (not a login page) from the Internet.',
     })
   }
-}
-
-function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
 }
 
 function localTime(date: Date | undefined): string {

@@ -8,7 +8,7 @@ import { resolve } from 'node:path'
 import type { Argv, CommandModule } from 'yargs'
 import { FichfsError } from '../../errors.js'
 import { listSockets, requestControl, socketPathFor } from '../control.js'
-import { formatBytes } from '../format.js'
+import { formatBytes, printJson } from '../format.js'
 
 interface StatusArgs {
   mountpoint?: string
@@ -26,12 +26,13 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
   handler: async (args) => {
     if (args.mountpoint !== undefined) {
       const status = await askOne(resolve(args.mountpoint))
-      process.stdout.write(args.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status))
+      if (args.json) printJson(status)
+      else process.stdout.write(formatStatus(status))
       return
     }
     const statuses = await askAll()
     if (args.json) {
-      process.stdout.write(`${JSON.stringify(statuses, null, 2)}\n`)
+      printJson(statuses)
       return
     }
     if (statuses.length === 0) process.stdout.write('No fichfs mount is running.\n')

@@ -15,7 +15,7 @@ import { openNamespace, resolveEntry, withAccountAt } from '../lookup.js'
 import { accountOptions, type AccountArgs } from '../options.js'
 import { joinAccountPath } from '../paths.js'
 import { createProgress } from '../progress.js'
-import { formatBytes } from '../format.js'
+import { formatBytes, printJson } from '../format.js'
 
 interface UploadArgs extends AccountArgs {
   files: string[]
@@ -93,7 +93,7 @@ export const uploadCommand: CommandModule<object, UploadArgs> = {
         for (const url of obsolete) session.store.deleteFile(url)
       }
 
-      if (args.json) process.stdout.write(`${JSON.stringify({ uploaded, failed }, null, 2)}\n`)
+      if (args.json) printJson({ uploaded, failed })
       else for (const file of uploaded) process.stdout.write(`${file.path}\t${file.url}\n`)
       if (failed.length > 0) {
         throw new FichfsError('FICHFS_UPLOAD_FAILED', failed.map((failure) => `upload failed for ${failure.name}: ${failure.error}`).join('; '), {
