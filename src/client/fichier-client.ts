@@ -17,7 +17,7 @@ import { Pacer, type CallGate } from './pacer.js'
 import { checkDownloadUrl, trustPolicy, uploadOrigin, type TrustPolicy } from './trust.js'
 import type {
   AccountInfo, FileAttributes, FileDetails, FolderListing, RangeResponse, RemoteFile, RemoteFolder,
-  RemoteUploadRequest, RemoteUploadStatus, UploadedFile, UploadResult, UploadSource,
+  RemoteUploadRequest, RemoteUploadStatus, UploadResult, UploadSource,
 } from './types.js'
 import {
   API_PATHS, END_PATH, LIMITS, UPLOAD_PATH,

@@ -12,7 +12,7 @@
  *   - mtimes and permission bits set by programs are kept locally (1fichier stores neither).
  */
 import type { BlockCache } from '../cache/block-cache.js'
-import { folderKey, type FileRow, type FolderRow, type LocalFileRow, type MetadataStore } from '../cache/metadata-store.js'
+import { folderKey, type FolderRow, type LocalFileRow, type MetadataStore } from '../cache/metadata-store.js'
 import { LIMITS } from '../client/wire.js'
 import { encodeForService } from '../client/fichier-client.js'
 import { fileIdFromUrl } from '../client/ids.js'
@@ -122,9 +122,9 @@ export class FichierFs implements LocalTracker {
     private readonly log?: Logger,
   ) {
     this.namespace = new Namespace(store, remote, options.dirCacheTimeMs, log)
-    this.reader = new RemoteReader(remote, blockCache, options.reader, log)
+    this.reader = new RemoteReader(remote, blockCache, options.reader)
     this.spool = new Spool(options.spoolDir)
-    this.uploader = new Uploader(store, remote, this.spool, this, (folderId, name) => this.describe(folderId, name), options.uploader, log)
+    this.uploader = new Uploader(store, remote, this.spool, this, (folderId, name) => store.pathOf(folderId, name), options.uploader, log)
   }
 
   /** Resume the upload queue left by an earlier run. Returns how many files are pending. */
@@ -498,16 +498,6 @@ export class FichierFs implements LocalTracker {
     if (entry.kind === 'folder') return folderKey(entry.folder.id)
     if (entry.kind === 'remote') return entry.file.url
     throw fsError('EINVAL', 'local files keep their attributes in the journal')
-  }
-
-  private describe(folderId: number, name: string): string {
-    const parts = [name]
-    let folder = this.store.folder(folderId)
-    while (folder && folder.id !== 0) {
-      parts.unshift(folder.name)
-      folder = folder.parentId === null ? undefined : this.store.folder(folder.parentId)
-    }
-    return `/${parts.join('/')}`
   }
 
   private checkWritable(): void {

@@ -12,7 +12,6 @@
  */
 import { BlockCache, type Block } from '../cache/block-cache.js'
 import { FichierApiError } from '../client/errors.js'
-import type { Logger } from '../log.js'
 import { fsError } from './errors.js'
 
 /** What the reader needs from the client. */
@@ -91,7 +90,6 @@ export class RemoteReader {
     private readonly source: DownloadSource,
     private readonly cache: BlockCache,
     options: Partial<ReaderOptions> = {},
-    private readonly log?: Logger,
   ) {
     this.options = { ...DEFAULT_READER_OPTIONS, ...options, blockSize: cache.blockSize }
   }
