@@ -156,6 +156,13 @@ export class FichierFs implements LocalTracker {
     return this.live.get(localId)?.seq ?? 0
   }
 
+  async listedSince(folderId: number, since: number): Promise<void> {
+    const listedAt = this.store.folder(folderId)?.listedAt ?? null
+    if (listedAt !== null && listedAt >= since) return
+    this.namespace.invalidate(folderId)
+    await this.namespace.ensureListed(folderId)
+  }
+
   noteUploaded(localId: number, seq: number, url: string): void {
     const live = this.liveOf(localId)
     live.uploaded = { seq, url }

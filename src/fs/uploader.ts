@@ -19,9 +19,9 @@
  */
 import { createReadStream } from 'node:fs'
 import { FichierApiError } from '../client/errors.js'
-import type { FolderListing, RemoteFile, UploadResult, UploadSource } from '../client/types.js'
+import type { UploadResult, UploadSource } from '../client/types.js'
 import { whirlpoolOfFile } from '../client/whirlpool.js'
-import type { LocalFileRow, MetadataStore } from '../cache/metadata-store.js'
+import type { FileRow, LocalFileRow, MetadataStore } from '../cache/metadata-store.js'
 import type { Logger } from '../log.js'
 import { fsError } from './errors.js'
 import type { Spool } from './spool.js'
@@ -31,8 +31,6 @@ export interface UploadRemote {
   renameFile(url: string, newName: string): Promise<string>
   moveFile(url: string, destinationId: number, rename?: string): Promise<string>
   removeFiles(urls: string[]): Promise<number>
-  listFolder(folderId: number): Promise<FolderListing>
-  listFiles(folderId: number): Promise<RemoteFile[]>
 }
 
 export interface UploaderOptions {
@@ -83,6 +81,8 @@ export interface LocalTracker {
   seq(localId: number): number
   /** An upload of content `seq` succeeded while the file stayed open or changed again. */
   noteUploaded(localId: number, seq: number, url: string): void
+  /** Make sure the store holds a listing of the folder made at `since` or later. */
+  listedSince(folderId: number, since: number): Promise<void>
 }
 
 interface Snapshot {
@@ -415,13 +415,11 @@ export class Uploader {
   private async adoptArrived(folderId: number, batch: Snapshot[]): Promise<Snapshot[]> {
     const candidates = new Set(batch.filter((item) => this.interrupted.has(item.id)).map((item) => item.id))
     for (const id of candidates) this.interrupted.delete(id)
-    let files: Array<Pick<RemoteFile, 'url' | 'name' | 'size' | 'checksum'>>
+    let files: FileRow[]
     try {
-      // A listing made by this run (the mount lists the root first) came after the crash.
-      const listedAt = this.store.folder(folderId)?.listedAt ?? null
-      files = listedAt !== null && listedAt >= this.createdAt
-        ? this.store.files(folderId).map((file) => ({ url: file.url, name: file.name, size: file.size, checksum: file.checksum ?? undefined }))
-        : await this.listAll(folderId)
+      // Any listing made by this run came after the crash (the mount lists the root first).
+      await this.tracker.listedSince(folderId, this.createdAt)
+      files = this.store.files(folderId)
     } catch (error) {
       this.log?.warn({ folderId, err: (error as Error).message }, 'could not check whether interrupted uploads arrived; sending them again')
       return batch
@@ -441,12 +439,7 @@ export class Uploader {
     return rest
   }
 
-  private async listAll(folderId: number): Promise<RemoteFile[]> {
-    const listing = await this.remote.listFolder(folderId)
-    return listing.files ?? (await this.remote.listFiles(folderId))
-  }
-
-  private async findArrived<T extends Pick<RemoteFile, 'url' | 'name' | 'size' | 'checksum'>>(item: Snapshot, files: T[], claimed: Set<string>): Promise<T | undefined> {
+  private async findArrived(item: Snapshot, files: FileRow[], claimed: Set<string>): Promise<FileRow | undefined> {
     const alike = files.filter((file) => file.name === item.name && file.size === item.size && file.checksum &&
       file.url !== item.replacesUrl && !claimed.has(file.url))
     if (alike.length === 0) return undefined
