@@ -90,7 +90,10 @@ export const uploadCommand: CommandModule<object, UploadArgs> = {
       // The old versions go only once their replacements are confirmed.
       if (obsolete.length > 0) {
         await session.client.removeFiles(obsolete)
-        for (const url of obsolete) session.store.deleteFile(url)
+        for (const url of obsolete) {
+          session.store.deleteFile(url)
+          session.store.deleteAttrs(url)
+        }
       }
 
       if (args.json) printJson({ uploaded, failed })
