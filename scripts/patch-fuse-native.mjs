@@ -1,13 +1,25 @@
 #!/usr/bin/env node
-// fuse-native 2.2.6 passes atime twice to the JS utimens handler (fuse-native.c builds the
-// mtime argument from l->atime), so `rsync -a`, `cp -p` and `touch -d` could never set an
-// mtime. Upstream is unmaintained (fuse-friends/fuse-native#36), so we fix the one line and
-// rebuild the addon (about 2 s; fuse-shared-library ships the headers). node-gyp-build then
-// loads build/Release/fuse.node in preference to the prebuild. Idempotent.
+// fuse-native 2.2.6 is unmaintained (fuse-friends/fuse-native#36), so fichfs carries its fixes
+// here: each patch below replaces one exact piece of fuse-native's source, then the addon is
+// rebuilt (about 2 s; fuse-shared-library ships the headers) and node-gyp-build loads
+// build/Release/fuse.node in preference to the prebuild. Runs at `npm install`; idempotent.
+// A patch whose text is not found (another fuse-native version) is reported and skipped.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { spawnSync } from 'node:child_process'
+
+/** Each patch: the file in fuse-native, the exact text to find, what replaces it, and why. */
+const PATCHES = [
+  {
+    name: 'utimens-mtime',
+    file: 'fuse-native.c',
+    why: 'the JS utimens handler got atime twice (the mtime argument was built from l->atime), ' +
+      'so `rsync -a`, `cp -p` and `touch -d` could never set an mtime',
+    find: 'FUSE_UINT64_TO_INTS_ARGV(l->atime, 3)\n  FUSE_UINT64_TO_INTS_ARGV(l->atime, 5)',
+    replace: 'FUSE_UINT64_TO_INTS_ARGV(l->atime, 3)\n  FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)',
+  },
+]
 
 const require = createRequire(import.meta.url)
 let dir
@@ -17,18 +29,26 @@ try {
   console.log('patch-fuse-native: fuse-native is not installed, nothing to patch')
   process.exit(0)
 }
-const source = join(dir, 'fuse-native.c')
-const buggy = 'FUSE_UINT64_TO_INTS_ARGV(l->atime, 3)\n  FUSE_UINT64_TO_INTS_ARGV(l->atime, 5)'
-const fixed = 'FUSE_UINT64_TO_INTS_ARGV(l->atime, 3)\n  FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)'
-const text = readFileSync(source, 'utf8')
-const built = join(dir, 'build', 'Release', 'fuse.node')
-if (text.includes(fixed) && existsSync(built)) {
-  console.log('patch-fuse-native: already patched and built')
-  process.exit(0)
+
+let changed = false
+let complete = true
+for (const patch of PATCHES) {
+  const path = join(dir, patch.file)
+  const text = readFileSync(path, 'utf8')
+  if (text.includes(patch.replace)) continue
+  if (!text.includes(patch.find)) {
+    console.error(`patch-fuse-native: ${patch.name}: unexpected ${patch.file}, not patched (${patch.why})`)
+    complete = false
+    continue
+  }
+  writeFileSync(path, text.replace(patch.find, patch.replace))
+  console.log(`patch-fuse-native: ${patch.name}: patched (${patch.why})`)
+  changed = true
 }
-if (text.includes(buggy)) writeFileSync(source, text.replace(buggy, fixed))
-else if (!text.includes(fixed)) {
-  console.error('patch-fuse-native: unexpected fuse-native.c; utimens mtimes will be wrong')
+
+const built = join(dir, 'build', 'Release', 'fuse.node')
+if (!changed && existsSync(built)) {
+  console.log('patch-fuse-native: already patched and built')
   process.exit(0)
 }
 // npm sets npm_config_node_gyp inside lifecycle scripts; fall back to npm's bundled copy.
@@ -40,7 +60,7 @@ const nodedir = process.env.npm_config_nodedir ||
 const args = [gyp, 'rebuild', ...(nodedir ? [`--nodedir=${nodedir}`] : [])]
 const result = spawnSync(process.execPath, args, { cwd: dir, stdio: 'inherit' })
 if (result.status !== 0) {
-  console.error('patch-fuse-native: rebuild failed; the prebuilt addon (with the utimens bug) stays in use')
+  console.error('patch-fuse-native: rebuild failed; the prebuilt addon (without these fixes) stays in use')
   process.exit(0)
 }
-console.log('patch-fuse-native: utimens fixed and addon rebuilt')
+console.log(`patch-fuse-native: addon rebuilt${complete ? '' : ' (some patches did not apply, see above)'}`)

@@ -41,6 +41,9 @@
  * name from the one it uploaded. We count the run of ‛ instead (odd = quoted), which gives
  * back the original name. Encode output is identical to rclone's in every case.
  */
+import { ApiErrorCodes, FichierApiError } from './errors.js'
+import { LIMITS } from './wire.js'
+
 
 /** Bits of the supported rclone encoder flags. Values are ours, not Go's (Go's shifted between versions). */
 export const Enc = {
@@ -435,3 +438,25 @@ export function forbiddenOnService(name: string): boolean {
   }
   return false
 }
+
+/** The longest file name we send (one TS client truncates at 255; the service says nothing). */
+export const MAX_NAME_BYTES = 255
+
+/**
+ * A local name as 1fichier will store it (rclone-compatible encoding), or an error right away
+ * when the service would refuse it: too long (files: 255 bytes once encoded, the common client
+ * limit; folders: 250 characters, the documented one), empty, or holding `/` or NUL.
+ */
+export function encodeForService(name: string, kind: 'file' | 'folder'): string {
+  if (name === '' || name.includes('/') || name.includes('\0')) {
+    throw new FichierApiError(ApiErrorCodes.invalidName, `invalid name "${name}"`, { endpoint: 'names', errno: 'EINVAL' })
+  }
+  const encoded = encodeName(name)
+  const tooLong = kind === 'file' ? Buffer.byteLength(encoded) > MAX_NAME_BYTES : [...encoded].length > LIMITS.maxFolderNameLength
+  if (tooLong) {
+    const limit = kind === 'file' ? `${MAX_NAME_BYTES} bytes` : `${LIMITS.maxFolderNameLength} characters`
+    throw new FichierApiError(ApiErrorCodes.invalidName, `name too long for 1fichier (max ${limit} once encoded): ${name.slice(0, 40)}…`, { endpoint: 'names', errno: 'ENAMETOOLONG' })
+  }
+  return encoded
+}
+

@@ -1,0 +1,68 @@
+/**
+ * Open files: the table from FUSE handle numbers to what each handle reads or writes.
+ *
+ * A handle on a remote file reads through the RemoteReader; a handle on a local file (being
+ * written, or waiting to upload) works on its spool file. A remote handle opened for writing
+ * becomes a local one, under the same number, at its first change (local-files.ts).
+ */
+import { fsError } from './errors.js'
+import type { ReadStream, RemoteFileRef } from './reader.js'
+
+export interface RemoteHandle {
+  kind: 'remote'
+  path: string
+  file: RemoteFileRef
+  stream: ReadStream
+  writable: boolean
+  folderId: number
+  name: string
+}
+
+export interface LocalHandle {
+  kind: 'local'
+  path: string
+  localId: number
+  spoolPath: string | null
+  writable: boolean
+}
+
+export type Handle = RemoteHandle | LocalHandle
+
+export class HandleTable {
+  private readonly handles = new Map<number, Handle>()
+  private next = 1
+
+  /** A new handle number (fuse-native: an int32, and 0 means "none"). */
+  add(handle: Handle): number {
+    while (this.handles.has(this.next) || this.next === 0) this.next = (this.next % 0x7ffffff0) + 1
+    const fh = this.next++
+    this.handles.set(fh, handle)
+    return fh
+  }
+
+  get(fh: number): Handle {
+    const handle = this.handles.get(fh)
+    if (!handle) throw fsError('EBADF', `no open file ${fh}`)
+    return handle
+  }
+
+  find(fh: number): Handle | undefined {
+    return this.handles.get(fh)
+  }
+
+  replace(fh: number, handle: Handle): void {
+    this.handles.set(fh, handle)
+  }
+
+  delete(fh: number): void {
+    this.handles.delete(fh)
+  }
+
+  get size(): number {
+    return this.handles.size
+  }
+
+  values(): IterableIterator<Handle> {
+    return this.handles.values()
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Extended attributes: what 1fichier knows of an uploaded file, under `user.fichfs.*`.
+ * url and whirlpool come from the listing; the description costs one file/info the first
+ * time; the download password and description can be set (file/chattr).
+ */
+import type { MetadataStore } from '../cache/metadata-store.js'
+import type { FileAttributes, FileDetails } from '../client/types.js'
+import { fsError } from './errors.js'
+import type { Namespace } from './namespace.js'
+
+const XATTR_PREFIX = 'user.fichfs.'
+export const XATTR = {
+  url: `${XATTR_PREFIX}url`,
+  whirlpool: `${XATTR_PREFIX}whirlpool`,
+  password: `${XATTR_PREFIX}password`,
+  description: `${XATTR_PREFIX}description`,
+} as const
+
+export interface XattrRemote {
+  fileInfo(url: string): Promise<FileDetails>
+  setAttributes(urls: string[], attributes: FileAttributes): Promise<number>
+}
+
+export class Xattrs {
+  constructor(
+    private readonly remote: XattrRemote,
+    private readonly store: MetadataStore,
+    private readonly namespace: Namespace,
+    private readonly checkWritable: () => void,
+  ) {}
+
+  async list(path: string): Promise<string[]> {
+    const entry = await this.namespace.resolve(path)
+    if (entry.kind !== 'remote') return []
+    const names: string[] = [XATTR.url, XATTR.description]
+    if (entry.file.checksum) names.push(XATTR.whirlpool)
+    if (entry.file.passwordProtected) names.push(XATTR.password)
+    return names
+  }
+
+  /** The value, or null for "no such attribute" (ENODATA). The kernel's own probes cost nothing. */
+  async get(path: string, name: string): Promise<Buffer | null> {
+    if (!name.startsWith(XATTR_PREFIX)) return null
+    const entry = await this.namespace.resolve(path)
+    if (entry.kind !== 'remote') return null
+    const file = entry.file
+    switch (name) {
+      case XATTR.url:
+        return Buffer.from(file.url)
+      case XATTR.whirlpool:
+        return file.checksum ? Buffer.from(file.checksum) : null
+      case XATTR.password: {
+        if (!file.passwordProtected) return null
+        // 1fichier never gives a password back: only one set through fichfs is known.
+        return Buffer.from(this.store.fileMeta(file.url).password ?? '(set)')
+      }
+      case XATTR.description: {
+        let description = this.store.fileMeta(file.url).description
+        if (description === undefined) {
+          description = (await this.remote.fileInfo(file.url)).description ?? ''
+          this.store.setFileMeta(file.url, { description })
+        }
+        return description ? Buffer.from(description) : null
+      }
+      default:
+        return null
+    }
+  }
+
+  async set(path: string, name: string, value: Buffer): Promise<void> {
+    this.checkWritable()
+    const entry = await this.namespace.resolve(path)
+    if (entry.kind !== 'remote' || (name !== XATTR.password && name !== XATTR.description)) {
+      throw fsError('ENOTSUP', `only ${XATTR.password} and ${XATTR.description} can be set, on uploaded files`)
+    }
+    const text = value.toString('utf8')
+    if (name === XATTR.password) {
+      if (text.length < 6) throw fsError('EINVAL', 'a 1fichier download password needs at least 6 characters')
+      await this.remote.setAttributes([entry.file.url], { password: text })
+      this.store.setFileMeta(entry.file.url, { password: text })
+      this.store.setPasswordProtected(entry.file.url, true)
+    } else {
+      await this.remote.setAttributes([entry.file.url], { description: text })
+      this.store.setFileMeta(entry.file.url, { description: text })
+    }
+  }
+
+  async remove(path: string, name: string): Promise<void> {
+    this.checkWritable()
+    const entry = await this.namespace.resolve(path)
+    if (entry.kind !== 'remote' || (name !== XATTR.password && name !== XATTR.description)) throw fsError('ENODATA', `no ${name}`)
+    if (name === XATTR.password) {
+      if (!entry.file.passwordProtected) throw fsError('ENODATA', 'no password is set')
+      await this.remote.setAttributes([entry.file.url], { password: '' })
+      this.store.setFileMeta(entry.file.url, { password: null })
+      this.store.setPasswordProtected(entry.file.url, false)
+    } else {
+      await this.remote.setAttributes([entry.file.url], { description: '' })
+      this.store.setFileMeta(entry.file.url, { description: '' })
+    }
+  }
+}
