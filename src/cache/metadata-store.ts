@@ -14,6 +14,7 @@
  *   gates        the pacer's gates, shared by every fichfs process of this account
  *   kv           small facts (account info with the time it was fetched, schema version)
  *   pending_rm   remote files to delete once it is safe (an overwrite's old version)
+ *   local_hashes Whirlpool of local files by path, size and mtime (`fichfs verify`; hash-cache.ts)
  *
  * The schema version is in `user_version`: a format change drops and refills the cache (the
  * journal tables are kept through a migration instead; see migrate()).
@@ -152,6 +153,9 @@ export class MetadataStore {
       CREATE TABLE IF NOT EXISTS file_meta (url TEXT PRIMARY KEY, description TEXT, password TEXT);
       CREATE TABLE IF NOT EXISTS pending_rm (url TEXT PRIMARY KEY, reason TEXT, created_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS local_hashes (
+        path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns TEXT NOT NULL, whirlpool TEXT NOT NULL, hashed_at INTEGER NOT NULL
+      );
     `)
     const version = this.db.pragma('user_version', { simple: true }) as number
     if (version === SCHEMA_VERSION) return

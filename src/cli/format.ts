@@ -1,3 +1,6 @@
+import { isFichfsError } from '../errors.js'
+import { scrubSecrets } from '../log.js'
+
 /** Results for scripts: indented JSON on stdout. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
@@ -14,4 +17,12 @@ export function formatBytes(bytes: number): string {
     unit++
   }
   return `${unit === 0 ? value : value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`
+}
+
+/** An error as the user reads it: `fichfs: message [CODE]` and the hint, never a key. */
+export function formatError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error)
+  const code = isFichfsError(error) ? error.code : undefined
+  const hint = isFichfsError(error) ? error.hint : undefined
+  return scrubSecrets(`fichfs: ${message}${code ? ` [${code}]` : ''}${hint ? `\n  ${hint}` : ''}\n`)
 }

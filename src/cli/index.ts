@@ -6,7 +6,6 @@
  */
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
-import { isFichfsError } from '../errors.js'
 import { scrubSecrets } from '../log.js'
 import { demoCommand } from './commands/demo.js'
 import { describeCommand } from './commands/describe.js'
@@ -22,14 +21,13 @@ import { remoteUploadCommand } from './commands/remote-upload.js'
 import { statusCommand } from './commands/status.js'
 import { unmountCommand } from './commands/unmount.js'
 import { uploadCommand } from './commands/upload.js'
+import { verifyCommand } from './commands/verify.js'
 import { refuseKeyArguments } from './config.js'
+import { formatError } from './format.js'
 
 function fail(error: unknown): void {
+  process.stderr.write(formatError(error))
   const message = error instanceof Error ? error.message : String(error)
-  const code = isFichfsError(error) ? error.code : undefined
-  const hint = isFichfsError(error) ? error.hint : undefined
-  const text = scrubSecrets(`fichfs: ${message}${code ? ` [${code}]` : ''}${hint ? `\n  ${hint}` : ''}\n`)
-  process.stderr.write(text)
   // A `--daemon` parent waits for this child's word.
   if (process.send) process.send({ ready: false, error: scrubSecrets(message) }, () => process.exit(1))
   else process.exit(1)
@@ -53,6 +51,7 @@ async function main(): Promise<void> {
     .command(describeCommand)
     .command(uploadCommand)
     .command(remoteUploadCommand)
+    .command(verifyCommand)
     .command(demoCommand)
     .command(emulatorCommand)
     .demandCommand(1, 'Name a command: see `fichfs --help`.')

@@ -1,10 +1,13 @@
 /**
- * Whirlpool of a file in a worker thread. Hashing runs at about 160 MB/s on one core; in the
- * daemon's own thread a large upload would stall every FUSE operation for seconds, so large
- * files are hashed beside it, reading the file a second time (from the page cache).
+ * Whirlpool of a file. Hashing runs at about 160 MB/s on one core; in the daemon's own thread a
+ * large upload would stall every FUSE operation for seconds, so the daemon hashes in a worker
+ * thread, reading the file a second time (from the page cache). Commands hash in their own
+ * thread (whirlpoolOfFileStreamed).
  */
+import { createReadStream } from 'node:fs'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
+import { createWhirlpool } from 'hash-wasm'
 
 const HASH_WASM = createRequire(import.meta.url).resolve('hash-wasm')
 
@@ -30,4 +33,17 @@ export function whirlpoolOfFile(path: string): Promise<string> {
     })
     worker.once('error', reject)
   })
+}
+
+/**
+ * Whirlpool of a file in this thread, streamed in 1 MiB chunks, reporting the bytes hashed.
+ * For the command line, where no FUSE request waits behind the hashing.
+ */
+export async function whirlpoolOfFileStreamed(path: string, onBytes?: (bytes: number) => void): Promise<string> {
+  const hasher = await createWhirlpool()
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    hasher.update(chunk)
+    onBytes?.(chunk.length)
+  }
+  return hasher.digest('hex')
 }
