@@ -15,6 +15,7 @@
  *   kv           small facts (account info with the time it was fetched, schema version)
  *   pending_rm   remote files to delete once it is safe (an overwrite's old version)
  *   local_hashes Whirlpool of local files by path, size and mtime (`fichfs verify`; hash-cache.ts)
+ *   download_links  download links still worth reusing after a remount (link-cache.ts)
  *
  * The schema version is in `user_version`: a format change drops and refills the cache (the
  * journal tables are kept through a migration instead; see migrate()).
@@ -156,6 +157,7 @@ export class MetadataStore {
       CREATE TABLE IF NOT EXISTS local_hashes (
         path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns TEXT NOT NULL, whirlpool TEXT NOT NULL, hashed_at INTEGER NOT NULL
       );
+      CREATE TABLE IF NOT EXISTS download_links (url TEXT PRIMARY KEY, link TEXT NOT NULL, obtained_at INTEGER NOT NULL);
     `)
     const version = this.db.pragma('user_version', { simple: true }) as number
     if (version === SCHEMA_VERSION) return

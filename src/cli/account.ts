@@ -1,11 +1,13 @@
 /**
  * An opened account for commands that talk to the service without mounting: the client, with
  * its pacer gates in the account's SQLite database so that a command running beside a mount
- * shares the mount's rate budget (same IP, same key), and the metadata store itself (`fichfs
+ * shares the mount's rate budget (same IP, same key), its download links in the same database
+ * (a link still valid is reused across processes), and the metadata store itself (`fichfs
  * ls` reads the same cache as the mount).
  */
 import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { LinkCache } from '../cache/link-cache.js'
 import { MetadataStore } from '../cache/metadata-store.js'
 import { ApiErrorCodes, FichierApiError } from '../client/errors.js'
 import { FichierClient } from '../client/fichier-client.js'
@@ -57,6 +59,8 @@ export function openAccount(options: AccountOptions): OpenAccount {
     endPollDelaysMs: [250, 500, 1000, 2000, 4000].map((ms) => Math.max(5, Math.round(ms / scale))),
     linkLifetimeMs: Math.max(1000, Math.round(4 * 60_000 / scale)),
     downloadRetryDelayMs: Math.max(10, Math.round(500 / scale)),
+    // A remount (or `fichfs` beside the mount) reuses the links still young.
+    linkStore: new LinkCache(store.db),
   })
   return {
     client,

@@ -1,13 +1,14 @@
 /**
  * Downloads: a download link per file (download/get_token.cgi), shared by every read of the
- * file while it is young, and ranged GETs on it that resume where a body breaks. The key never
- * goes to a download host.
+ * file while it is young (also after a restart, through a LinkStore), and ranged GETs on it
+ * that resume where a body breaks. The key never goes to a download host.
  */
 import { Readable } from 'node:stream'
 import type { ApiCaller } from './api-call.js'
 import { badResponse, readSnippet } from './convert.js'
 import { ApiErrorCodes, FichierApiError } from './errors.js'
 import { transportError, type HttpTransport } from './http.js'
+import type { LinkStore } from './link-store.js'
 import { checkDownloadUrl, type TrustPolicy } from './trust.js'
 import type { RangeResponse } from './types.js'
 import { API_PATHS, type GetTokenRequest, type GetTokenResponse } from './wire.js'
@@ -18,6 +19,8 @@ export interface DownloadOptions {
   /** Attempts of one ranged download (resuming where it broke) before it fails. */
   downloadAttempts: number
   downloadRetryDelayMs: number
+  /** Keeps links beyond this process (a remount reuses those still young). */
+  linkStore?: LinkStore
 }
 
 export class Downloads {
@@ -117,13 +120,13 @@ export class Downloads {
         const code = error instanceof FichierApiError ? error.code : undefined
         if (code === ApiErrorCodes.downloadLinkRejected && !renewed) {
           renewed = true
-          this.links.delete(fileUrl)
+          this.forgetLink(fileUrl)
           continue
         }
         const transient = code === ApiErrorCodes.network || code === ApiErrorCodes.timeout || code === ApiErrorCodes.badResponse ||
           code === ApiErrorCodes.downloadLinkRejected || (code === ApiErrorCodes.http && ((error as FichierApiError).httpStatus ?? 0) >= 500)
         if (!transient || ++attempts >= this.options.downloadAttempts) throw error
-        if (code === ApiErrorCodes.downloadLinkRejected) this.links.delete(fileUrl)
+        if (code === ApiErrorCodes.downloadLinkRejected) this.forgetLink(fileUrl)
         this.counters.downloadResumes++
         await new Promise((resolve) => setTimeout(resolve, this.options.downloadRetryDelayMs * attempts))
       }
@@ -133,17 +136,30 @@ export class Downloads {
   /** Forget a file's download link (it was deleted or replaced). */
   forgetLink(fileUrl: string): void {
     this.links.delete(fileUrl)
+    this.options.linkStore?.delete(fileUrl)
   }
 
   private sharedLink(fileUrl: string, password?: string): Promise<string> {
+    const young = (obtainedAt: number) => Date.now() - obtainedAt < this.options.linkLifetimeMs
     const known = this.links.get(fileUrl)
-    if (known && Date.now() - known.obtainedAt < this.options.linkLifetimeMs) return known.link
+    if (known && young(known.obtainedAt)) return known.link
+    const stored = this.options.linkStore?.get(fileUrl)
+    if (stored && young(stored.obtainedAt)) {
+      const entry = { link: Promise.resolve(stored.link), obtainedAt: stored.obtainedAt }
+      this.links.set(fileUrl, entry)
+      return entry.link
+    }
     this.counters.linkRequests++
     const entry = { link: this.downloadLink(fileUrl, { single: false, password }), obtainedAt: Date.now() }
     this.links.set(fileUrl, entry)
-    entry.link.catch(() => {
-      if (this.links.get(fileUrl) === entry) this.links.delete(fileUrl)
-    })
+    entry.link.then(
+      (link) => {
+        if (this.links.get(fileUrl) === entry) this.options.linkStore?.set(fileUrl, { link, obtainedAt: entry.obtainedAt })
+      },
+      () => {
+        if (this.links.get(fileUrl) === entry) this.links.delete(fileUrl)
+      },
+    )
     return entry.link
   }
 }

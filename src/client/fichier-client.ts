@@ -12,6 +12,7 @@ import { parseApiDate } from './dates.js'
 import { Downloads } from './downloads.js'
 import { ApiErrorCodes, FichierApiError } from './errors.js'
 import { HttpTransport } from './http.js'
+import type { LinkStore } from './link-store.js'
 import { decodeName, encodeForService } from './names.js'
 import { Pacer, type CallGate } from './pacer.js'
 import { trustPolicy } from './trust.js'
@@ -52,6 +53,8 @@ export interface FichierClientOptions {
   /** Attempts of one ranged download (resuming where it broke) before it fails. */
   downloadAttempts?: number
   downloadRetryDelayMs?: number
+  /** Keeps download links beyond this process (the metadata cache's, in the CLI). */
+  linkStore?: LinkStore
 }
 
 export class FichierClient {
@@ -71,6 +74,7 @@ export class FichierClient {
       linkLifetimeMs: options.linkLifetimeMs ?? 4 * 60_000,
       downloadAttempts: options.downloadAttempts ?? 6,
       downloadRetryDelayMs: options.downloadRetryDelayMs ?? 500,
+      linkStore: options.linkStore,
     })
     this.uploads = new Uploads(this.api, this.http, options.apiKey, policy, {
       uploadAttempts: options.uploadAttempts ?? 3,
