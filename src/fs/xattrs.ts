@@ -2,6 +2,12 @@
  * Extended attributes: what 1fichier knows of an uploaded file, under `user.fichfs.*`.
  * url and whirlpool come from the listing; the description costs one file/info the first
  * time; the download password and description can be set (file/chattr).
+ *
+ * The listing's `content-type` is also answered as `user.mime_type`, the name of the
+ * freedesktop convention for a file's MIME type in an xattr (shared-mime-info says a type
+ * given explicitly beats guessing; ROX-Filer, fusedav and Apache's mod_mime_xattr read or
+ * write it; GIO shows it as `xattr::mime_type`). It costs nothing: a reader that asks for it
+ * needs no read of the file, so no download link.
  */
 import type { MetadataStore } from '../cache/metadata-store.js'
 import type { FileAttributes, FileDetails } from '../client/types.js'
@@ -14,6 +20,7 @@ export const XATTR = {
   whirlpool: `${XATTR_PREFIX}whirlpool`,
   password: `${XATTR_PREFIX}password`,
   description: `${XATTR_PREFIX}description`,
+  mimeType: 'user.mime_type',
 } as const
 
 export interface XattrRemote {
@@ -35,16 +42,19 @@ export class Xattrs {
     const names: string[] = [XATTR.url, XATTR.description]
     if (entry.file.checksum) names.push(XATTR.whirlpool)
     if (entry.file.passwordProtected) names.push(XATTR.password)
+    if (entry.file.contentType) names.push(XATTR.mimeType)
     return names
   }
 
   /** The value, or null for "no such attribute" (ENODATA). The kernel's own probes cost nothing. */
   async get(path: string, name: string): Promise<Buffer | null> {
-    if (!name.startsWith(XATTR_PREFIX)) return null
+    if (!name.startsWith(XATTR_PREFIX) && name !== XATTR.mimeType) return null
     const entry = await this.namespace.resolve(path)
     if (entry.kind !== 'remote') return null
     const file = entry.file
     switch (name) {
+      case XATTR.mimeType:
+        return file.contentType ? Buffer.from(file.contentType) : null
       case XATTR.url:
         return Buffer.from(file.url)
       case XATTR.whirlpool:
