@@ -107,11 +107,19 @@ export class BlockCache {
   set(fileId: string, index: number, block: Block, persist = false): void {
     const key = BlockCache.key(fileId, index)
     this.memory.set(key, block)
-    if (persist && this.disk && !this.disk.has(key)) {
-      this.disk.set(key, blockLength(block))
-      const write = this.writeBlock(key, block).finally(() => this.writes.delete(write))
-      this.writes.add(write)
-    }
+    if (persist) this.persist(fileId, index, block)
+  }
+
+  /**
+   * Store a block on the disk tier only (no memory tier, no-op without a disk tier): bytes known
+   * from elsewhere (a file just uploaded from local bytes) that a later first read will want.
+   */
+  persist(fileId: string, index: number, block: Block): void {
+    const key = BlockCache.key(fileId, index)
+    if (!this.disk || this.disk.has(key)) return
+    this.disk.set(key, blockLength(block))
+    const write = this.writeBlock(key, block).finally(() => this.writes.delete(write))
+    this.writes.add(write)
   }
 
   /** Forget every block of a file (it was deleted or replaced). */

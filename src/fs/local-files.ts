@@ -8,6 +8,7 @@
  * first change; after the last close the file is queued for the uploader.
  */
 import type { LocalFileRow, MetadataStore } from '../cache/metadata-store.js'
+import { fileIdFromUrl } from '../client/ids.js'
 import type { Deletions } from './deletions.js'
 import { fsError } from './errors.js'
 import type { HandleTable, LocalHandle, RemoteHandle } from './handles.js'
@@ -63,6 +64,21 @@ export class LocalFiles implements LocalTracker {
 
   noteUploaded(localId: number, seq: number, url: string): void {
     this.liveOf(localId).uploaded = { seq, url }
+  }
+
+  async keepUploaded(url: string, spoolPath: string, size: number): Promise<void> {
+    try {
+      this.spool.acquire(spoolPath)
+    } catch {
+      return
+    }
+    try {
+      await this.reader.adoptUploaded(fileIdFromUrl(url), size, (offset, length) => this.spool.read(spoolPath, offset, length))
+    } catch {
+      // Only a cache: the first read will fetch what is not kept.
+    } finally {
+      await this.spool.release(spoolPath)
+    }
   }
 
   // -------------------------------------------------------------------------------------------

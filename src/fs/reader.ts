@@ -134,6 +134,31 @@ export class RemoteReader {
     return out
   }
 
+  /**
+   * A file just uploaded from local bytes: put on disk the blocks a first read would keep there
+   * (its first and last `edgeBlocks`), read from `readAt`, so that a file manager's or a
+   * player's first look at the file costs no API call and no download.
+   */
+  async adoptUploaded(fileId: string, size: number, readAt: (offset: number, length: number) => Promise<Buffer>): Promise<void> {
+    const blockSize = this.options.blockSize
+    const lastBlock = Math.floor((size - 1) / blockSize)
+    const edges = new Set<number>()
+    for (let n = 0; n < this.options.edgeBlocks; n++) {
+      if (n <= lastBlock) edges.add(n)
+      if (lastBlock - n >= 0) edges.add(lastBlock - n)
+    }
+    const blocks: Array<[number, Buffer]> = []
+    for (const index of [...edges].sort((a, b) => a - b)) {
+      const offset = index * blockSize
+      const length = Math.min(blockSize, size - offset)
+      const block = await readAt(offset, length)
+      // A short read: the local copy is not what was uploaded; keep nothing of it.
+      if (block.length !== length) return
+      blocks.push([index, block])
+    }
+    for (const [index, block] of blocks) this.cache.persist(fileId, index, [block])
+  }
+
   /** Forget a file's download link (it was deleted or replaced). */
   forget(fileUrl: string): void {
     this.source.forgetLink(fileUrl)

@@ -83,6 +83,8 @@ export interface LocalTracker {
   noteUploaded(localId: number, seq: number, url: string): void
   /** Make sure the store holds a listing of the folder made at `since` or later. */
   listedSince(folderId: number, since: number): Promise<void>
+  /** The file at `url` was just uploaded from this spool file: keep what a first read would want. */
+  keepUploaded(url: string, spoolPath: string, size: number): Promise<void>
 }
 
 interface Snapshot {
@@ -400,6 +402,8 @@ export class Uploader {
         this.store.addPendingRemoval(row.replacesUrl, 'replaced by a new version')
       }
     })()
+    // Its head and tail are here now: a file manager's first look at it will cost no call.
+    await this.tracker.keepUploaded(url, item.spoolPath, size)
     await this.spool.remove(item.spoolPath)
     if (row.folderId !== item.folderId || row.name !== item.name) await this.follow(url, item, row)
     await this.removePending()
