@@ -39,7 +39,11 @@ export class Xattrs {
   async list(path: string): Promise<string[]> {
     const entry = await this.namespace.resolve(path)
     if (entry.kind !== 'remote') return []
-    const names: string[] = [XATTR.url, XATTR.description]
+    const names: string[] = [XATTR.url]
+    // The description is listed once known (set through fichfs, or read by name once): tools
+    // that copy every attribute (cp -a, rsync -X, getfattr -d, a file manager's copy) would
+    // otherwise pay one file/info per file. Asked for by name, it is fetched as before.
+    if (this.store.fileMeta(entry.file.url).description) names.push(XATTR.description)
     if (entry.file.checksum) names.push(XATTR.whirlpool)
     if (entry.file.passwordProtected) names.push(XATTR.password)
     if (entry.file.contentType) names.push(XATTR.mimeType)
