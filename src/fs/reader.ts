@@ -137,7 +137,9 @@ export class RemoteReader {
   /**
    * A file just uploaded from local bytes: put on disk the blocks a first read would keep there
    * (its first and last `edgeBlocks`), read from `readAt`, so that a file manager's or a
-   * player's first look at the file costs no API call and no download.
+   * player's first look at the file costs no API call and no download. The price is a copy of
+   * up to 2 x edgeBlocks blocks per uploaded file on the disk tier, within its LRU bound (rclone's
+   * full VFS cache keeps whole written files the same way).
    */
   async adoptUploaded(fileId: string, size: number, readAt: (offset: number, length: number) => Promise<Buffer>): Promise<void> {
     const blockSize = this.options.blockSize

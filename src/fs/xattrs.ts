@@ -1,7 +1,8 @@
 /**
  * Extended attributes: what 1fichier knows of an uploaded file, under `user.fichfs.*`.
  * url and whirlpool come from the listing; the description costs one file/info the first
- * time; the download password and description can be set (file/chattr).
+ * time it is asked for by name (it is listed only once known); the download password and
+ * description can be set (file/chattr).
  *
  * The listing's `content-type` is also answered as `user.mime_type`, the name of the
  * freedesktop convention for a file's MIME type in an xattr (shared-mime-info says a type
