@@ -5,7 +5,7 @@
  * folder inside a running mount, the progress bar on a terminal, and the exit statuses.
  */
 import { createReadStream } from 'node:fs'
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FileRow } from '../../src/cache/metadata-store.js'
@@ -88,6 +88,8 @@ describe('fichfs verify', () => {
     await writeFile(join(seed, 'gaps/docs/extra.txt'), 'only on 1fichier\n')
     await mkdir(join(seed, 'gaps/old'), { recursive: true })
     await writeFile(join(seed, 'gaps/old/x.txt'), 'x\n')
+    // A symbolic link cannot be on a mount, so it is not part of the backup: skipped, and said so.
+    await symlink('notes.txt', join(local, 'docs/link'))
     emu = await startEmulator({ dataDir: await tempDir('verify-emu'), seedDir: seed, timeScale: 10, rateLimits: true })
     // A second file named photos/a.jpg in /dups (1fichier allows it), with other content.
     const folder = emu.tree().find((entry) => entry.path === '/dups/photos')
@@ -124,6 +126,7 @@ describe('fichfs verify', () => {
     expect(cold.report.listings).toBe(FOLDERS.length + 1)
     expect(stats.apiCalls).toBe(FOLDERS.length + 1)
     expect(cold.stderr).toContain('fichfs: identical: 7 identical')
+    expect(cold.stderr).toContain('fichfs: skipped docs/link (not a file or folder)')
 
     const warm = await verify([local, '/same'], env)
     expect(warm.code).toBe(0)

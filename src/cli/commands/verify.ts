@@ -66,6 +66,7 @@ async function verify(args: VerifyArgs): Promise<VerifyReport> {
     const entry = await resolveEntry(namespace, located)
     if (entry.kind !== 'folder') throw new FichfsError('FICHFS_NOT_A_FOLDER', `${located.accountPath} is not a folder`, { hint: 'verify compares a local folder with a folder of the account.' })
     const display = process.stderr.isTTY ? new VerifyProgress() : undefined
+    const note = (line: string) => (display ? display.note(line) : process.stderr.write(`${line}\n`))
     try {
       const report = await verifyTrees({
         localRoot,
@@ -77,7 +78,8 @@ async function verify(args: VerifyArgs): Promise<VerifyReport> {
         rehash: args.rehash,
         onListing: (folders) => display?.listing(folders),
         onHashing: (state) => display?.hashing(state),
-        onSkipped: (path) => display ? display.note(`fichfs: skipped ${path} (not a file or folder)`) : process.stderr.write(`fichfs: skipped ${path} (not a file or folder)\n`),
+        // A mount cannot hold symbolic links or special files: they are not part of a backup.
+        onSkipped: (path) => note(`fichfs: skipped ${path} (not a file or folder)`),
       })
       session.log.info({ path: located.accountPath, listings: report.listings, hashedBytes: report.hashed.bytes }, 'verified')
       return report
