@@ -148,7 +148,8 @@ export class FichierFs {
    */
   start(): number {
     const pending = this.uploader.recover()
-    const retentionMs = this.trash?.options.retentionMs ?? 0
+    // A read-only mount changes nothing on the account, old trash entries included.
+    const retentionMs = this.options.readOnly ? 0 : (this.trash?.options.retentionMs ?? 0)
     if (retentionMs > 0) {
       void this.purgeTrash()
       this.trashTimer = setInterval(() => void this.purgeTrash(), Math.min(3_600_000, Math.max(1000, Math.round(retentionMs / 10))))

@@ -551,7 +551,14 @@ export class Trash {
     if (knownEmpty && (await this.tryRmdir(folderId))) return
     // Not known empty (or it was not after all): list it, empty it, then remove it.
     this.namespace.invalidate(folderId)
-    await this.namespace.ensureListed(folderId)
+    try {
+      await this.namespace.ensureListed(folderId)
+    } catch (error) {
+      // Gone already (emptied by another fichfs, or on the website).
+      if (!isNotFound(error)) throw error
+      this.forgetFolder(folderId)
+      return
+    }
     for (const sub of this.store.subFolders(folderId)) await this.purgeFolder(sub.id)
     const urls = this.store.files(folderId).map((file) => file.url)
     for (let first = 0; first < urls.length; first += BATCH) {
