@@ -81,6 +81,7 @@ describe('the trash: undo for deletes', () => {
     expect(calls).toEqual({ 'folder/ls.cgi': FOLDERS, 'folder/mkdir.cgi': 1, 'file/mv.cgi': FILES, 'folder/mv.cgi': FOLDERS })
     expect(statfs).toBeLessThanOrEqual(1)
     expect(await run(`ls -A ${mnt}`)).toBe('')
+    expect((await fichfs(`ls ${mnt}`)).stdout).toBe('')
     expect((await sh(`stat ${mnt}${TRASH_FOLDER}`)).code).not.toBe(0)
     expect(emu.tree().filter((entry) => entry.path.startsWith('/backup'))).toEqual([])
     const trash = trashContent(emu)

@@ -167,6 +167,23 @@ describe('the trash (core)', () => {
     expect(fs.uploader.status().deletesPending).toBe(0)
   })
 
+  it('versions queued for the trash when the daemon died are moved by the next start', async () => {
+    await client.upload(0, [source('q.txt', 'queued')])
+    await fs.readdir('/')
+    await fs.trash?.ensureFolder()
+    // What a crash leaves: the entry journaled as 'moving', the file still in its folder.
+    fs.trash?.queueFile(store.fileByDisplayName(0, 'q.txt') as NonNullable<ReturnType<typeof store.fileByDisplayName>>, 'overwritten')
+    await fs.shutdown({ wait: false })
+    expect(fs.uploader.status().deletesPending).toBe(1)
+    fs = makeFs()
+    mark()
+    fs.start()
+    for (let i = 0; i < 100 && fs.uploader.status().deletesPending > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(spent()).toEqual({ 'file/mv.cgi': 1 })
+    expect(stored(TRASH)).toEqual([TRASH, `${TRASH}/q.txt`])
+    expect(fs.trash?.entries().map((row) => row.state)).toEqual(['trashed'])
+  })
+
   it('empty deletes for good, 100 per file/rm; --older-than keeps the recent ones', async () => {
     await client.upload(0, Array.from({ length: 120 }, (_, i) => source(`e${i}.txt`, 'x')))
     await fs.readdir('/')
