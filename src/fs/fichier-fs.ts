@@ -200,9 +200,9 @@ export class FichierFs {
     return this.listFolder((await this.namespace.resolveFolder(path)).id)
   }
 
+  /** A folder's entries with their attributes (also a folder in the trash, for the trash view). */
   private async listFolder(folderId: number): Promise<{ names: string[]; attrs: Attr[] }> {
-    const folder = { id: folderId }
-    const view = await this.namespace.view(folder.id)
+    const view = await this.namespace.view(folderId)
     const names: string[] = []
     const attrs: Attr[] = []
     for (const sub of view.folders) {
@@ -211,11 +211,11 @@ export class FichierFs {
     }
     for (const file of view.remote) {
       names.push(file.displayName)
-      attrs.push(this.attrOf({ kind: 'remote', parentId: folder.id, file }))
+      attrs.push(this.attrOf({ kind: 'remote', parentId: folderId, file }))
     }
     for (const local of view.local) {
       names.push(local.name)
-      attrs.push(this.attrOf({ kind: 'local', parentId: folder.id, local }))
+      attrs.push(this.attrOf({ kind: 'local', parentId: folderId, local }))
     }
     return { names, attrs }
   }
@@ -438,7 +438,7 @@ export class FichierFs {
   // -------------------------------------------------------------------------------------------
   // Extended attributes (xattrs.ts)
 
-  // Nothing in the trash view has attributes: it cannot be changed, and its entries' are kept.
+  // The trash view has no extended attributes: what is in it cannot be changed.
 
   async listxattr(path: string): Promise<string[]> {
     return this.inTrashView(path) ? [] : this.xattrs.list(path)

@@ -368,7 +368,8 @@ export class Trash {
       await this.namespace.ensureListed(parentId)
       let name = current.name
       if (this.namespace.entryIn(parentId, name) || this.queuedIn(files.get(parentId), name)) {
-        if (!options.rename) throw clashError([this.store.pathOf(parentId, name)])
+        // (Taken since the check above: what came back so far stays back.)
+        if (!options.rename) throw clashError([this.store.pathOf(parentId, name)], false)
         name = this.freeName(parentId, current.name, current.kind, files.get(parentId))
       }
       if (current.kind === 'folder') {
@@ -395,7 +396,7 @@ export class Trash {
       await this.namespace.ensureListed(parent.id)
       if (this.namespace.entryIn(parent.id, row.name)) clashes.push(this.store.pathOf(parent.id, row.name))
     }
-    if (clashes.length > 0) throw clashError(clashes)
+    if (clashes.length > 0) throw clashError(clashes, true)
   }
 
   private queuedIn(queued: TrashRow[] | undefined, name: string): boolean {
@@ -635,8 +636,9 @@ function uniqueFolderName(folder: FolderRow): string {
   return `${folder.name.slice(0, MAX_FOLDER_NAME - suffix.length)}${suffix}`
 }
 
-function clashError(paths: string[]): FichfsError {
-  return new FichfsError('FICHFS_TRASH_CLASH', `${paths.join(', ')} ${paths.length > 1 ? 'exist' : 'exists'} again; nothing was restored`, {
+function clashError(paths: string[], nothingMoved: boolean): FichfsError {
+  const what = nothingMoved ? 'nothing was restored' : 'it stays in the trash'
+  return new FichfsError('FICHFS_TRASH_CLASH', `${paths.join(', ')} ${paths.length > 1 ? 'exist' : 'exists'} again; ${what}`, {
     errno: 'EEXIST', hint: 'Add --rename to restore beside them as "name (restored)", or move the new ones away first.',
   })
 }

@@ -28,10 +28,10 @@ describe('the trash (core)', () => {
   let fs: FichierFs
   let before: Record<string, number>
 
-  function makeFs(retentionMs = 0): FichierFs {
+  function makeFs(retentionMs = 0, writeBackDelayMs = 20): FichierFs {
     return new FichierFs(client, store, new BlockCache({ blockSize: 1 << 20, memoryBytes: 16 << 20 }), {
       readOnly: false, dirCacheTimeMs: 60_000, quotaCacheTimeMs: 60_000, uid: 1000, gid: 1000, fileMode: 0o644, dirMode: 0o755,
-      spoolDir: join(dir, 'spool'), uploader: { writeBackDelayMs: 20, retryBaseMs: 10 },
+      spoolDir: join(dir, 'spool'), uploader: { writeBackDelayMs, retryBaseMs: 10 },
       trash: { retentionMs }, deleteBatchDelayMs: 50,
     })
   }
@@ -155,6 +155,9 @@ describe('the trash (core)', () => {
   })
 
   it('the versions one upload batch replaced go to the trash 100 per file/mv call', async () => {
+    // A write-back delay long enough for the 150 closes to make one upload batch, even on a busy machine.
+    await fs.shutdown({ wait: false })
+    fs = makeFs(0, 1000)
     const names = Array.from({ length: 150 }, (_, i) => `f${i}.txt`)
     await client.upload(0, names.map((name) => source(name, 'old')))
     await fs.readdir('/')
@@ -162,6 +165,7 @@ describe('the trash (core)', () => {
     for (const name of names) await writeFile(`/${name}`, 'new!', O_WRONLY | O_TRUNC)
     mark()
     await fs.uploader.drain()
+    expect(t.emu.stats().upload.requests).toBe(2)
     expect(spent()['file/mv.cgi']).toBe(2)
     expect(stored(TRASH).length).toBe(151)
     expect(fs.uploader.status().deletesPending).toBe(0)
