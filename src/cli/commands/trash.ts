@@ -40,6 +40,8 @@ export interface TrashLine {
   /** ISO 8601. */
   deleted: string
   reason: string
+  /** trashed; moving (an old version on its way in); expunging (a desktop is deleting it for good). */
+  state: string
   /** Its name in the mount's .Trash-<uid>/files. */
   trashName: string
   url?: string
@@ -53,7 +55,7 @@ function openTrash(session: AccountSession): Trash {
 function lineOf(row: TrashRow): TrashLine {
   return {
     id: row.id, path: row.path, type: row.kind, size: row.size, deleted: new Date(row.deletedAt).toISOString(), reason: row.reason,
-    trashName: row.viewName, ...(row.url ? { url: row.url } : {}), ...(row.folderId !== null ? { folderId: row.folderId } : {}),
+    state: row.state, trashName: row.viewName, ...(row.url ? { url: row.url } : {}), ...(row.folderId !== null ? { folderId: row.folderId } : {}),
   }
 }
 
@@ -67,7 +69,7 @@ const listCommand: CommandModule<object, ListArgs> = {
     const lines = await withAccountAt(args, args.path, async (session, located) => {
       const prefix = located.accountPath === '/' ? '/' : `${located.accountPath}/`
       return session.store.trashEntries()
-        .filter((row) => row.state !== 'expunging' && (row.path === located.accountPath || row.path.startsWith(prefix)))
+        .filter((row) => row.path === located.accountPath || row.path.startsWith(prefix))
         .map(lineOf)
     })
     if (args.json) return printJson(lines)
@@ -87,7 +89,8 @@ export function formatList(lines: TrashLine[]): string {
   const width = (values: string[]) => Math.max(...values.map((value) => value.length))
   const rows = lines.map((line, index) => [
     (ids[index] as string).padStart(width(ids)), localDate(new Date(line.deleted)), (sizes[index] as string).padStart(width(sizes)),
-    (reasons[index] as string).padEnd(width(reasons)), `${line.path}${line.type === 'folder' ? '/' : ''}`,
+    (reasons[index] as string).padEnd(width(reasons)),
+    `${line.path}${line.type === 'folder' ? '/' : ''}${line.state === 'expunging' ? '  (being deleted for good)' : ''}`,
   ].join('  '))
   const bytes = lines.reduce((sum, line) => sum + line.size, 0)
   return `${rows.join('\n')}\n${lines.length} item(s), ${formatBytes(bytes)} in /${TRASH_FOLDER_NAME} (it counts in the account's used space)\n`
