@@ -15,8 +15,8 @@ import { BIN, mountFichfs, removeDir, run, sh, stopAllMounts, tempDir, waitForUp
 import { writeTree } from '../support/tree.js'
 
 const PHOTOS = 30
-/** Runs of calls at the pace limit: time scale 5 keeps a margin over a loaded machine's jitter. */
-const SCALE = 5
+/** Runs of calls at the pace limit: time scale 2 keeps a margin over a loaded machine's jitter (see trash.test.ts). */
+const SCALE = 2
 const hasGio = (await sh('command -v gio')).code === 0
 const gvfs = await findGvfs()
 

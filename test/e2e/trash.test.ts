@@ -27,10 +27,11 @@ const TREE: TreeSpec = {
   folders: ['backup/empty'],
 }
 /**
- * Long runs of calls paced at the limit (rm -r of 100 files): at time scale 5 the pacer's margin
- * under the emulator's limit outlasts a loaded machine's jitter (at 10 it may not: floods).
+ * Runs of calls paced at the limit (rm -rf): at time scale 2 the pacer's margin under the
+ * emulator's limit (100 ms) outlasts a loaded machine's jitter; at 10 (20 ms) and even at 5
+ * (40 ms) a machine running several suites at once flooded.
  */
-const SCALE = 5
+const SCALE = 2
 /** Files under /backup, and folders with /backup itself. */
 const FILES = 7
 const FOLDERS = 5
