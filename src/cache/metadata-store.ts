@@ -16,6 +16,10 @@
  *   pending_rm   remote files to delete once it is safe (an overwrite's old version)
  *   local_hashes Whirlpool of local files by path, size and mtime (`fichfs verify`; hash-cache.ts)
  *   download_links  download links still worth reusing after a remount (link-cache.ts)
+ *   trash        what fichfs moved into the account's trash folder instead of deleting it: where
+ *                it came from, when, why (src/fs/trash.ts); a journal table, never dropped
+ *   changes      file URLs and folder keys changed lately by any fichfs process of the account,
+ *                so that a listing requested before a change does not undo it in the cache
  *
  * The schema version is in `user_version`: a format change drops and refills the cache (the
  * journal tables are kept through a migration instead; see migrate()).
@@ -66,6 +70,44 @@ export interface LocalFileRow {
   /** When it last became ready to upload (closed); the write-back delay counts from here. */
   readyAt: number | null
   createdAt: number
+}
+
+export type TrashKind = 'file' | 'folder'
+
+/**
+ * moving: still in its folder on 1fichier (hidden), to be moved into the trash folder in a batch;
+ * trashed: in the trash folder; expunging: being deleted for good (a desktop's "empty trash"
+ * renamed it into .Trash-<uid>/expunged first).
+ */
+export type TrashState = 'moving' | 'trashed' | 'expunging'
+
+export interface TrashRow {
+  id: number
+  kind: TrashKind
+  /** A file's URL (in the trash folder once moved). */
+  url: string | null
+  /** A folder's 1fichier id. */
+  folderId: number | null
+  /** Its name where it was (a file's name on 1fichier, not a decorated duplicate name). */
+  name: string
+  /** The folder it was in. */
+  parentId: number
+  /** Its account path when it was deleted. */
+  path: string
+  size: number
+  deletedAt: number
+  reason: string
+  state: TrashState
+  /** Its name in .Trash-<uid>/files, unique among the trash's entries. */
+  viewName: string
+  /** A folder's name inside the trash folder (its own name, or a unique one on a clash). */
+  remoteName: string | null
+  /** The .trashinfo a desktop wrote for it; null: fichfs writes one from the fields above. */
+  info: string | null
+  /** Its name in .Trash-<uid>/expunged while expunging. */
+  expungeName: string | null
+  /** A file's cached details (checksum, upload date, ...), to put it back in the cache as it was. */
+  fileFields: Omit<FileInput, 'url'> | null
 }
 
 export interface StoredAttrs {
@@ -158,6 +200,15 @@ export class MetadataStore {
         path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns TEXT NOT NULL, whirlpool TEXT NOT NULL, hashed_at INTEGER NOT NULL
       );
       CREATE TABLE IF NOT EXISTS download_links (url TEXT PRIMARY KEY, link TEXT NOT NULL, obtained_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS trash (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, url TEXT, folder_id INTEGER,
+        name TEXT NOT NULL, parent_id INTEGER NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL,
+        deleted_at INTEGER NOT NULL, reason TEXT NOT NULL, state TEXT NOT NULL, view_name TEXT NOT NULL,
+        remote_name TEXT, info TEXT, expunge_name TEXT, file_fields TEXT
+      );
+      CREATE INDEX IF NOT EXISTS trash_path ON trash(path);
+      CREATE INDEX IF NOT EXISTS trash_url ON trash(url);
+      CREATE TABLE IF NOT EXISTS changes (key TEXT PRIMARY KEY, at INTEGER NOT NULL);
     `)
     const version = this.db.pragma('user_version', { simple: true }) as number
     if (version === SCHEMA_VERSION) return
@@ -222,6 +273,17 @@ export class MetadataStore {
       deletePendingRm: db.prepare('DELETE FROM pending_rm WHERE url = ?'),
       gate: db.prepare('SELECT next, hold FROM gates WHERE key = ?'),
       setGate: db.prepare('INSERT INTO gates (key, next, hold) VALUES (@key, @next, @hold) ON CONFLICT(key) DO UPDATE SET next = excluded.next, hold = excluded.hold'),
+      trashAll: db.prepare('SELECT * FROM trash ORDER BY deleted_at, id'),
+      trashById: db.prepare('SELECT * FROM trash WHERE id = ?'),
+      insertTrash: db.prepare(`INSERT INTO trash (kind, url, folder_id, name, parent_id, path, size, deleted_at, reason, state, view_name, remote_name, info, expunge_name, file_fields)
+        VALUES (@kind, @url, @folderId, @name, @parentId, @path, @size, @deletedAt, @reason, @state, @viewName, @remoteName, @info, @expungeName, @fileFields)`),
+      deleteTrash: db.prepare('DELETE FROM trash WHERE id = ?'),
+      movingUrls: db.prepare("SELECT url FROM trash WHERE state = 'moving' AND url IS NOT NULL"),
+      isMoving: db.prepare("SELECT 1 FROM trash WHERE url = ? AND state = 'moving'"),
+      isPendingRm: db.prepare('SELECT 1 FROM pending_rm WHERE url = ?'),
+      noteChange: db.prepare('INSERT OR REPLACE INTO changes (key, at) VALUES (?, ?)'),
+      changesSince: db.prepare('SELECT key FROM changes WHERE at >= ?'),
+      pruneChanges: db.prepare('DELETE FROM changes WHERE at < ?'),
       kvGet: db.prepare('SELECT value, updated_at AS updatedAt FROM kv WHERE key = ?'),
       kvSet: db.prepare('INSERT OR REPLACE INTO kv (key, value, updated_at) VALUES (?, ?, ?)'),
     }
@@ -484,6 +546,77 @@ export class MetadataStore {
   }
 
   // -------------------------------------------------------------------------------------------
+  // The trash (src/fs/trash.ts)
+
+  trashEntries(): TrashRow[] {
+    return (this.statements.trashAll.all() as RawTrash[]).map(toTrashRow)
+  }
+
+  trashEntry(id: number): TrashRow | undefined {
+    const row = this.statements.trashById.get(id) as RawTrash | undefined
+    return row ? toTrashRow(row) : undefined
+  }
+
+  addTrashEntry(entry: Omit<TrashRow, 'id'>): TrashRow {
+    const info = this.statements.insertTrash.run({ ...entry, fileFields: entry.fileFields ? JSON.stringify(entry.fileFields) : null })
+    return this.trashEntry(Number(info.lastInsertRowid)) as TrashRow
+  }
+
+  updateTrashEntry(id: number, changes: Partial<Omit<TrashRow, 'id'>>): void {
+    const columns: Record<string, string> = {
+      kind: 'kind', url: 'url', folderId: 'folder_id', name: 'name', parentId: 'parent_id', path: 'path', size: 'size',
+      deletedAt: 'deleted_at', reason: 'reason', state: 'state', viewName: 'view_name', remoteName: 'remote_name',
+      info: 'info', expungeName: 'expunge_name', fileFields: 'file_fields',
+    }
+    const sets: string[] = []
+    const values: unknown[] = []
+    for (const [key, value] of Object.entries(changes)) {
+      const column = columns[key]
+      if (!column || value === undefined) continue
+      sets.push(`${column} = ?`)
+      values.push(key === 'fileFields' && value !== null ? JSON.stringify(value) : value)
+    }
+    if (sets.length === 0) return
+    this.db.prepare(`UPDATE trash SET ${sets.join(', ')} WHERE id = ?`).run(...values, id)
+  }
+
+  deleteTrashEntry(id: number): void {
+    this.statements.deleteTrash.run(id)
+  }
+
+  /**
+   * Remote files the mount must not show although a listing may still have them: versions an
+   * upload replaces, files waiting to be deleted, and files on their way into the trash.
+   */
+  hiddenFileUrls(): Set<string> {
+    const hidden = new Set<string>()
+    for (const row of this.allLocalFiles()) if (row.replacesUrl) hidden.add(row.replacesUrl)
+    for (const url of this.pendingRemovals()) hidden.add(url)
+    for (const row of this.statements.movingUrls.all() as Array<{ url: string }>) hidden.add(row.url)
+    return hidden
+  }
+
+  /** hiddenFileUrls().has(url), for one URL. */
+  isHiddenUrl(url: string): boolean {
+    return this.localReplacing(url) !== undefined || this.statements.isPendingRm.get(url) !== undefined || this.statements.isMoving.get(url) !== undefined
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Recent changes, shared by the fichfs processes of the account (Namespace.touch)
+
+  noteChange(key: string, at = Date.now()): void {
+    this.statements.noteChange.run(key, at)
+  }
+
+  changesSince(at: number): string[] {
+    return (this.statements.changesSince.all(at) as Array<{ key: string }>).map((row) => row.key)
+  }
+
+  pruneChanges(before: number): void {
+    this.statements.pruneChanges.run(before)
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Small facts
 
   getFact<T>(key: string): { value: T; updatedAt: number } | undefined {
@@ -537,7 +670,8 @@ interface RawFile {
   pass: number
 }
 
-function fileInputOf(row: FileRow): FileInput {
+/** The fields to put a cached file back with (after a move that may change its URL). */
+export function fileInputOf(row: FileRow): FileInput {
   return {
     url: row.url, name: row.name, size: row.size, uploadedAt: row.uploadedAt ?? undefined,
     checksum: row.checksum ?? undefined, contentType: row.contentType ?? undefined, passwordProtected: row.passwordProtected,
@@ -548,6 +682,34 @@ function toFileRow(row: RawFile): FileRow {
   return {
     url: row.url, folderId: row.folder_id, name: row.name, displayName: row.display_name, size: row.size,
     uploadedAt: row.uploaded_at, checksum: row.checksum, contentType: row.content_type, passwordProtected: row.pass === 1,
+  }
+}
+
+interface RawTrash {
+  id: number
+  kind: TrashKind
+  url: string | null
+  folder_id: number | null
+  name: string
+  parent_id: number
+  path: string
+  size: number
+  deleted_at: number
+  reason: string
+  state: TrashState
+  view_name: string
+  remote_name: string | null
+  info: string | null
+  expunge_name: string | null
+  file_fields: string | null
+}
+
+function toTrashRow(row: RawTrash): TrashRow {
+  return {
+    id: row.id, kind: row.kind, url: row.url, folderId: row.folder_id, name: row.name, parentId: row.parent_id, path: row.path,
+    size: row.size, deletedAt: row.deleted_at, reason: row.reason, state: row.state, viewName: row.view_name,
+    remoteName: row.remote_name, info: row.info, expungeName: row.expunge_name,
+    fileFields: row.file_fields ? (JSON.parse(row.file_fields) as Omit<FileInput, 'url'>) : null,
   }
 }
 

@@ -121,8 +121,8 @@ export function parseSize(text: string | number): number {
 /** Parse durations like 30s, 5m, 1h, 250ms (a bare number is seconds). */
 export function parseDuration(text: string | number): number {
   if (typeof text === 'number') return text * 1000
-  const match = String(text).trim().match(/^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i)
-  if (!match) throw new FichfsError('FICHFS_BAD_DURATION', `not a duration: ${text}`, { hint: 'Use 250ms, 30s, 5m or 1h.' })
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+  const match = String(text).trim().match(/^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i)
+  if (!match) throw new FichfsError('FICHFS_BAD_DURATION', `not a duration: ${text}`, { hint: 'Use 250ms, 30s, 5m, 1h or 30d.' })
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
   return Math.round(Number(match[1]) * (units[(match[2] ?? 's').toLowerCase()] ?? 1000))
 }

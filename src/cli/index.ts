@@ -19,6 +19,7 @@ import { mountCommand } from './commands/mount.js'
 import { protectCommand } from './commands/protect.js'
 import { remoteUploadCommand } from './commands/remote-upload.js'
 import { statusCommand } from './commands/status.js'
+import { trashCommand } from './commands/trash.js'
 import { unmountCommand } from './commands/unmount.js'
 import { uploadCommand } from './commands/upload.js'
 import { verifyCommand } from './commands/verify.js'
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
     .command(protectCommand)
     .command(describeCommand)
     .command(uploadCommand)
+    .command(trashCommand)
     .command(remoteUploadCommand)
     .command(verifyCommand)
     .command(demoCommand)

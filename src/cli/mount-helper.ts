@@ -23,6 +23,7 @@ const VALUE_OPTIONS: Record<string, string> = {
   cache_dir: '--cache-dir',
   dir_cache_time: '--dir-cache-time',
   write_back: '--write-back',
+  trash_retention: '--trash-retention',
   memory_cache: '--memory-cache',
   disk_cache: '--disk-cache',
   log_file: '--log-file',
@@ -34,6 +35,8 @@ const FLAG_OPTIONS: Record<string, string[]> = {
   ro: ['--read-only'],
   read_only: ['--read-only'],
   allow_other: ['--allow-other'],
+  notrash: ['--no-trash'],
+  no_trash: ['--no-trash'],
   verbose: ['-v'],
   debug: ['-vv'],
 }

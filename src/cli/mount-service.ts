@@ -28,12 +28,18 @@ export interface MountSettings {
   writeBackMs: number
   /** Attempts per file before it is marked failed (default 8). */
   uploadAttempts?: number
+  /** Deletions go to the account's trash folder (default on). */
+  trash?: boolean
+  /** Trash entries older than this are deleted for good (default 30 days; 0: never). */
+  trashRetentionMs?: number
   memoryCacheBytes: number
   diskCacheBytes: number
   /** Divide every rate-limit duration (for an emulator started with --time-scale). */
   timeScale: number
   debugFuse?: boolean
 }
+
+export const DEFAULT_TRASH_RETENTION_MS = 30 * 86_400_000
 
 export interface MountService {
   readonly mountpoint: string
@@ -70,6 +76,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     // Read-ahead lands in the memory cache and counts until it is read: leave 8 MiB of the cache
     // for blocks already read, so read-ahead is read before it is evicted.
     reader: { prefetchBudgetBytes: Math.max(4 << 20, settings.memoryCacheBytes - (8 << 20)) },
+    trash: settings.trash === false ? undefined : { retentionMs: settings.trashRetentionMs ?? DEFAULT_TRASH_RETENTION_MS },
     uploader: {
       writeBackDelayMs: settings.writeBackMs,
       maxAttempts: settings.uploadAttempts ?? 8,
@@ -114,6 +121,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     endpoint: settings.endpoint ?? DEFAULT_ENDPOINT,
     readOnly: settings.readOnly,
     uploads: fs.uploader.status(),
+    trash: fs.trash ? fs.trash.summary() : null,
     api: pacer.stats(),
     cache: blockCache.stats(),
     reader: { ...fs.reader.stats(), ...client.downloadStats() },

@@ -179,6 +179,19 @@ export class FichierClient {
     return answer.urls?.[0] ?? url
   }
 
+  /**
+   * file/mv.cgi with many URLs (no rename: the API takes `rename` with one URL only). Returns
+   * the URLs after the move, in order; where the answer does not list them one for one, the
+   * URLs sent (1fichier keeps a file's URL on a move in every answer seen so far).
+   */
+  async moveFiles(urls: string[], destinationId: number): Promise<string[]> {
+    if (urls.length === 0) return []
+    const body: FileMvRequest = { urls, destination_folder_id: destinationId }
+    const answer = await this.call<FileMvResponse>(API_PATHS.fileMv, body, {}, { alreadyDoneCode: 312 })
+    const after = Array.isArray(answer.urls) && answer.urls.length === urls.length ? answer.urls : undefined
+    return urls.map((url, index) => (typeof after?.[index] === 'string' ? after[index] : url))
+  }
+
   /** file/cp.cgi: server-side copy. Returns the new file's URL. */
   async copyFile(url: string, destinationId: number, rename?: string): Promise<string> {
     const body: FileCpRequest = { urls: [url], folder_id: destinationId }

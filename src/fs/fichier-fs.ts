@@ -9,7 +9,9 @@
  *   - writes go to a local spool file and are uploaded after close (uploader.ts);
  *   - rename, unlink, mkdir, rmdir are server-side calls, and the cache is updated from their
  *     answers (nothing is re-listed to see one's own change);
- *   - mtimes and permission bits set by programs are kept locally (1fichier stores neither).
+ *   - mtimes and permission bits set by programs are kept locally (1fichier stores neither);
+ *   - with the trash on, what is deleted goes to the trash folder (trash.ts), and `.Trash-<uid>`
+ *     at the root is the desktop's view of it (trash-view.ts).
  */
 import type { BlockCache } from '../cache/block-cache.js'
 import { folderKey, type LocalFileRow, type MetadataStore } from '../cache/metadata-store.js'
@@ -18,19 +20,22 @@ import { encodeForService } from '../client/names.js'
 import { fileIdFromUrl } from '../client/ids.js'
 import type { AccountInfo, FolderListing, RemoteFile, RemoteFolder } from '../client/types.js'
 import type { Logger } from '../log.js'
+import { Deleter } from './deleter.js'
 import { Deletions, type DeletionRemote } from './deletions.js'
 import { fsError } from './errors.js'
-import { HandleTable } from './handles.js'
+import { HandleTable, type RemoteHandle } from './handles.js'
 import { LocalFiles } from './local-files.js'
 import { Namespace, type Entry } from './namespace.js'
 import { RemoteReader, type DownloadSource, type ReaderOptions } from './reader.js'
 import { Renames, type RenameRemote } from './renames.js'
 import { Spool } from './spool.js'
+import { Trash, TRASH_FOLDER_NAME, type TrashOptions, type TrashRemote } from './trash.js'
+import { TrashView, type TrashPath } from './trash-view.js'
 import { Uploader, type UploaderOptions, type UploadRemote, type UploadStatus } from './uploader.js'
 import { Xattrs, type XattrRemote } from './xattrs.js'
 
 /** Everything the core needs from the 1fichier client. */
-export interface FsRemote extends DownloadSource, UploadRemote, DeletionRemote, RenameRemote, XattrRemote {
+export interface FsRemote extends DownloadSource, UploadRemote, DeletionRemote, RenameRemote, XattrRemote, TrashRemote {
   listFolder(folderId: number): Promise<FolderListing>
   listFiles(folderId: number): Promise<RemoteFile[]>
   mkdir(parentId: number, name: string): Promise<RemoteFolder>
@@ -76,6 +81,10 @@ export interface FsOptions {
   spoolDir: string
   reader?: Partial<ReaderOptions>
   uploader?: Partial<UploaderOptions>
+  /** Deleted things go to the account's trash folder (trash.ts); absent: deletions are for good. */
+  trash?: Omit<TrashOptions, 'onFileGone'>
+  /** Deletions for good from the trash wait this long for more to batch (default 1 s). */
+  deleteBatchDelayMs?: number
 }
 
 export { XATTR } from './xattrs.js'
@@ -89,6 +98,11 @@ export class FichierFs {
   readonly reader: RemoteReader
   readonly uploader: Uploader
   readonly spool: Spool
+  readonly trash?: Trash
+  private readonly trashView?: TrashView<Attr>
+  private readonly deleter: Deleter
+  private trashTimer?: NodeJS.Timeout
+  private purging = false
   private readonly handles = new HandleTable()
   private readonly locals: LocalFiles
   private readonly deletions: Deletions
@@ -108,17 +122,52 @@ export class FichierFs {
     this.namespace = new Namespace(store, remote, options.dirCacheTimeMs, log)
     this.reader = new RemoteReader(remote, blockCache, options.reader)
     this.spool = new Spool(options.spoolDir)
-    this.deletions = new Deletions(remote, store, this.namespace, (url) => this.reader.forget(url))
+    const forgetLink = (url: string) => this.reader.forget(url)
+    if (options.trash) this.trash = new Trash(remote, store, this.namespace, { ...options.trash, onFileGone: forgetLink }, log)
+    this.deleter = new Deleter(store, remote, this.trash, options.deleteBatchDelayMs ?? 1000, log)
+    this.deletions = new Deletions(remote, store, this.namespace, forgetLink, this.deleter, this.trash)
     this.locals = new LocalFiles(store, this.spool, this.reader, this.namespace, this.handles, this.deletions)
-    this.uploader = new Uploader(store, remote, this.spool, this.locals, (folderId, name) => store.pathOf(folderId, name), options.uploader, log)
+    this.uploader = new Uploader(store, remote, this.spool, this.deleter, this.locals, (folderId, name) => store.pathOf(folderId, name), options.uploader, log)
     this.locals.attach(this.uploader)
     this.renames = new Renames(remote, store, this.namespace, this.locals, this.deletions, this.uploader)
     this.xattrs = new Xattrs(remote, store, this.namespace, () => this.checkWritable())
+    if (this.trash) {
+      this.trashView = new TrashView<Attr>(options.uid, this.trash, store, this.namespace, this.deletions, this.renames, this.locals, this.uploader, {
+        attrOf: (entry) => this.attrOf(entry),
+        dirAttr: (mode, mtime) => this.folderAttr(mode, mtime),
+        fileAttr: (size, mode, mtime) => fileAttr(size, mode, mtime, options.uid, options.gid),
+        listFolder: (folderId) => this.listFolder(folderId),
+      })
+    }
   }
 
-  /** Resume the upload queue left by an earlier run. Returns how many files are pending. */
+  /**
+   * Resume the upload queue left by an earlier run, and start emptying the trash of what is
+   * older than its retention time (now, then every tenth of it, at most hourly). Returns how
+   * many files are pending.
+   */
   start(): number {
-    return this.uploader.recover()
+    const pending = this.uploader.recover()
+    // A read-only mount changes nothing on the account, old trash entries included.
+    const retentionMs = this.options.readOnly ? 0 : (this.trash?.options.retentionMs ?? 0)
+    if (retentionMs > 0) {
+      void this.purgeTrash()
+      this.trashTimer = setInterval(() => void this.purgeTrash(), Math.min(3_600_000, Math.max(1000, Math.round(retentionMs / 10))))
+      this.trashTimer.unref()
+    }
+    return pending
+  }
+
+  private async purgeTrash(): Promise<void> {
+    if (this.purging || !this.trash) return
+    this.purging = true
+    try {
+      await this.trash.purgeExpired()
+    } catch (error) {
+      this.log?.warn({ err: (error as Error).message }, 'could not empty old entries from the trash yet; will retry')
+    } finally {
+      this.purging = false
+    }
   }
 
   /**
@@ -126,9 +175,11 @@ export class FichierFs {
    * without, leave it journaled for the next mount.
    */
   async shutdown(options: { wait: boolean; onProgress?: (status: UploadStatus) => void; signal?: AbortSignal }): Promise<UploadStatus> {
+    if (this.trashTimer) clearInterval(this.trashTimer)
     let status = this.uploader.status()
     if (options.wait) status = await this.uploader.drain(options.onProgress, options.signal)
     this.uploader.stop()
+    this.deleter.stop()
     this.reader.close()
     await this.blockCache.flush()
     return status
@@ -138,12 +189,20 @@ export class FichierFs {
   // Attributes and listings
 
   async getattr(path: string): Promise<Attr> {
+    const trash = this.inTrashView(path)
+    if (trash) return trash.view.getattr(trash.at)
     return this.attrOf(await this.namespace.resolve(path))
   }
 
   async readdir(path: string): Promise<{ names: string[]; attrs: Attr[] }> {
-    const folder = await this.namespace.resolveFolder(path)
-    const view = await this.namespace.view(folder.id)
+    const trash = this.inTrashView(path)
+    if (trash) return trash.view.readdir(trash.at)
+    return this.listFolder((await this.namespace.resolveFolder(path)).id)
+  }
+
+  /** A folder's entries with their attributes (also a folder in the trash, for the trash view). */
+  private async listFolder(folderId: number): Promise<{ names: string[]; attrs: Attr[] }> {
+    const view = await this.namespace.view(folderId)
     const names: string[] = []
     const attrs: Attr[] = []
     for (const sub of view.folders) {
@@ -152,11 +211,11 @@ export class FichierFs {
     }
     for (const file of view.remote) {
       names.push(file.displayName)
-      attrs.push(this.attrOf({ kind: 'remote', parentId: folder.id, file }))
+      attrs.push(this.attrOf({ kind: 'remote', parentId: folderId, file }))
     }
     for (const local of view.local) {
       names.push(local.name)
-      attrs.push(this.attrOf({ kind: 'local', parentId: folder.id, local }))
+      attrs.push(this.attrOf({ kind: 'local', parentId: folderId, local }))
     }
     return { names, attrs }
   }
@@ -198,6 +257,14 @@ export class FichierFs {
   async open(path: string, flags: number): Promise<number> {
     const writable = (flags & O_ACCMODE) !== O_RDONLY
     if (writable) this.checkWritable()
+    const trash = this.inTrashView(path)
+    if (trash) {
+      const opened = await trash.view.open(trash.at, path, flags)
+      if ('handle' in opened) return this.handles.add(opened.handle)
+      if (opened.entry.kind === 'folder') throw fsError('EISDIR', `${path} is a folder`)
+      if (opened.entry.kind === 'remote') return this.handles.add(this.remoteHandle(path, opened.entry, false))
+      return this.handles.add(this.locals.handle(path, opened.entry.local, false))
+    }
     const entry = await this.namespace.resolve(path)
     if (entry.kind === 'folder') throw fsError('EISDIR', `${path} is a folder`)
     if (entry.kind === 'remote') {
@@ -205,21 +272,28 @@ export class FichierFs {
         const local = this.locals.create(entry.parentId, entry.file.displayName, { replacesUrl: entry.file.url, mode: this.store.attrs(entry.file.url).mode ?? null })
         return this.handles.add(this.locals.handle(path, local, true))
       }
-      return this.handles.add({
-        kind: 'remote', path, writable, folderId: entry.parentId, name: entry.file.displayName,
-        file: { url: entry.file.url, id: fileIdFromUrl(entry.file.url), size: entry.file.size, password: this.store.fileMeta(entry.file.url).password },
-        stream: this.reader.newStream(),
-      })
+      return this.handles.add(this.remoteHandle(path, entry, writable))
     }
     const fh = this.handles.add(this.locals.handle(path, entry.local, writable))
     if (writable && flags & O_TRUNC) await this.truncateHandle(fh, 0)
     return fh
   }
 
+  private remoteHandle(path: string, entry: Extract<Entry, { kind: 'remote' }>, writable: boolean): RemoteHandle {
+    return {
+      kind: 'remote', path, writable, folderId: entry.parentId, name: entry.file.displayName,
+      file: { url: entry.file.url, id: fileIdFromUrl(entry.file.url), size: entry.file.size, password: this.store.fileMeta(entry.file.url).password },
+      stream: this.reader.newStream(),
+    }
+  }
+
   async create(path: string, mode: number): Promise<number> {
     this.checkWritable()
+    const trash = this.inTrashView(path)
+    if (trash) return this.handles.add(trash.view.create(trash.at, path))
     const { parent, name } = await this.namespace.parentOf(path)
     this.checkName(name, 'file')
+    this.checkNotReserved(parent.id, name)
     const existing = this.namespace.entryIn(parent.id, name)
     if (existing?.kind === 'folder') throw fsError('EISDIR', `${path} is a folder`)
     if (existing?.kind === 'local') return this.open(path, 0o1002)
@@ -234,11 +308,14 @@ export class FichierFs {
   async read(fh: number, length: number, position: number): Promise<Buffer[]> {
     const handle = this.handles.get(fh)
     if (handle.kind === 'remote') return this.reader.read(handle.file, handle.stream, position, length)
+    if (handle.kind === 'trash-info') return (this.trashView as TrashView<Attr>).read(handle, length, position)
     if (!handle.spoolPath) return []
     return [await this.spool.read(handle.spoolPath, position, length)]
   }
 
   async write(fh: number, data: Buffer, position: number): Promise<number> {
+    const info = this.handles.get(fh)
+    if (info.kind === 'trash-info') return (this.trashView as TrashView<Attr>).write(info, data, position)
     const handle = await this.locals.writable(fh)
     if (position + data.length > LIMITS.maxFileSize) throw fsError('EFBIG', '1fichier takes files up to 300 GB')
     const written = await this.spool.write(handle.spoolPath as string, data, position)
@@ -277,6 +354,7 @@ export class FichierFs {
     if (!handle) return
     this.handles.delete(fh)
     if (handle.kind === 'local') await this.locals.release(handle)
+    if (handle.kind === 'trash-info') this.trashView?.release(handle)
   }
 
   // -------------------------------------------------------------------------------------------
@@ -284,8 +362,11 @@ export class FichierFs {
 
   async mkdir(path: string, mode: number): Promise<void> {
     this.checkWritable()
+    const trash = this.inTrashView(path)
+    if (trash) return trash.view.mkdir(trash.at)
     const { parent, name } = await this.namespace.parentOf(path)
     this.checkName(name, 'folder')
+    this.checkNotReserved(parent.id, name)
     if (this.namespace.entryIn(parent.id, name)) throw fsError('EEXIST', `${path} exists`)
     const folder = await this.remote.mkdir(parent.id, name)
     this.store.addFolder(parent.id, { id: folder.id, name, createdAt: Date.now() }, Date.now())
@@ -295,6 +376,8 @@ export class FichierFs {
 
   async rmdir(path: string): Promise<void> {
     this.checkWritable()
+    const trash = this.inTrashView(path)
+    if (trash) return trash.view.rmdir(trash.at)
     const entry = await this.namespace.resolve(path)
     if (entry.kind !== 'folder') throw fsError('ENOTDIR', `${path} is not a folder`)
     if (entry.folder.id === 0) throw fsError('EBUSY', 'the root of the mount cannot be removed')
@@ -305,6 +388,8 @@ export class FichierFs {
 
   async unlink(path: string): Promise<void> {
     this.checkWritable()
+    const trash = this.inTrashView(path)
+    if (trash) return trash.view.unlink(trash.at)
     const entry = await this.namespace.resolve(path)
     if (entry.kind === 'folder') throw fsError('EISDIR', `${path} is a folder`)
     if (entry.kind === 'remote') return this.deletions.removeFile(entry.file.url)
@@ -313,6 +398,11 @@ export class FichierFs {
 
   async rename(from: string, to: string): Promise<void> {
     this.checkWritable()
+    const source = this.inTrashView(from)
+    const target = this.inTrashView(to)
+    if (source || target) return (this.trashView as TrashView<Attr>).rename(from, source?.at, to, target?.at)
+    const { parent, name } = await this.namespace.parentOf(to)
+    this.checkNotReserved(parent.id, name)
     await this.renames.rename(from, to)
   }
 
@@ -321,6 +411,8 @@ export class FichierFs {
 
   async utimens(path: string, mtime: Date): Promise<void> {
     this.checkWritable()
+    const trash = this.inTrashView(path)
+    if (trash) return trash.view.touchAttrs(trash.at)
     const entry = await this.namespace.resolve(path)
     const ms = mtime.getTime()
     if (entry.kind === 'local') this.locals.setMtime(entry.local.id, ms)
@@ -329,6 +421,8 @@ export class FichierFs {
 
   async chmod(path: string, mode: number): Promise<void> {
     this.checkWritable()
+    const trash = this.inTrashView(path)
+    if (trash) return trash.view.touchAttrs(trash.at)
     const entry = await this.namespace.resolve(path)
     if (entry.kind === 'local') this.store.updateLocalFile(entry.local.id, { mode: mode & 0o7777 })
     else this.store.setAttrs(this.attrsKey(entry), { mode: mode & 0o7777 })
@@ -336,37 +430,54 @@ export class FichierFs {
 
   /** Ownership is always the mounting user's; chown succeeds without effect so rsync -a works. */
   async chown(path: string): Promise<void> {
+    const trash = this.inTrashView(path)
+    if (trash) return trash.view.touchAttrs(trash.at)
     await this.namespace.resolve(path)
   }
 
   // -------------------------------------------------------------------------------------------
   // Extended attributes (xattrs.ts)
 
-  listxattr(path: string): Promise<string[]> {
-    return this.xattrs.list(path)
+  // The trash view has no extended attributes: what is in it cannot be changed.
+
+  async listxattr(path: string): Promise<string[]> {
+    return this.inTrashView(path) ? [] : this.xattrs.list(path)
   }
 
-  getxattr(path: string, name: string): Promise<Buffer | null> {
-    return this.xattrs.get(path, name)
+  async getxattr(path: string, name: string): Promise<Buffer | null> {
+    return this.inTrashView(path) ? null : this.xattrs.get(path, name)
   }
 
-  setxattr(path: string, name: string, value: Buffer): Promise<void> {
+  async setxattr(path: string, name: string, value: Buffer): Promise<void> {
+    if (this.inTrashView(path)) throw fsError('EPERM', 'what is in the trash cannot be changed; restore it first')
     return this.xattrs.set(path, name, value)
   }
 
-  removexattr(path: string, name: string): Promise<void> {
+  async removexattr(path: string, name: string): Promise<void> {
+    if (this.inTrashView(path)) throw fsError('EPERM', 'what is in the trash cannot be changed; restore it first')
     return this.xattrs.remove(path, name)
   }
 
   // -------------------------------------------------------------------------------------------
   // Internals
 
+  /** Where a path is in the desktop's trash view, if it is in it. */
+  private inTrashView(path: string): { view: TrashView<Attr>; at: TrashPath } | undefined {
+    const at = this.trashView?.match(path)
+    return at && this.trashView ? { view: this.trashView, at } : undefined
+  }
+
+  /** The trash folder's name is fichfs's at the root (the trash view is where its content shows). */
+  private checkNotReserved(parentId: number, name: string): void {
+    if (parentId === 0 && name === TRASH_FOLDER_NAME) throw fsError('EPERM', `/${TRASH_FOLDER_NAME} is the name of fichfs's trash folder`)
+  }
+
   private attrOf(entry: Entry): Attr {
     const { uid, gid } = this.options
     if (entry.kind === 'folder') {
       const stored = this.store.attrs(folderKey(entry.folder.id))
       const time = new Date(stored.mtime ?? entry.folder.createdAt ?? this.mountedAt.getTime())
-      return { mode: 0o40000 | (stored.mode ?? this.options.dirMode), size: 4096, nlink: 2, uid, gid, mtime: time, atime: time, ctime: time, blocks: 8, blksize: 4096 }
+      return this.folderAttr(stored.mode ?? this.options.dirMode, time)
     }
     if (entry.kind === 'remote') {
       const stored = this.store.attrs(entry.file.url)
@@ -376,6 +487,11 @@ export class FichierFs {
     const local: LocalFileRow = entry.local
     const shown = this.locals.shown(local)
     return fileAttr(shown.size, local.mode ?? this.options.fileMode, new Date(shown.mtime), uid, gid)
+  }
+
+  private folderAttr(mode: number, time: Date): Attr {
+    const { uid, gid } = this.options
+    return { mode: 0o40000 | mode, size: 4096, nlink: 2, uid, gid, mtime: time, atime: time, ctime: time, blocks: 8, blksize: 4096 }
   }
 
   private attrsKey(entry: Entry): string {
@@ -394,6 +510,8 @@ export class FichierFs {
   }
 
   private async truncateHandle(fh: number, size: number): Promise<void> {
+    const handle = this.handles.get(fh)
+    if (handle.kind === 'trash-info') return (this.trashView as TrashView<Attr>).truncate(handle, size)
     if (size > LIMITS.maxFileSize) throw fsError('EFBIG', '1fichier takes files up to 300 GB')
     await this.locals.truncate(fh, size)
   }

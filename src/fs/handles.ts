@@ -2,7 +2,8 @@
  * Open files: the table from FUSE handle numbers to what each handle reads or writes.
  *
  * A handle on a remote file reads through the RemoteReader; a handle on a local file (being
- * written, or waiting to upload) works on its spool file. A remote handle opened for writing
+ * written, or waiting to upload) works on its spool file; a handle on a trash info file
+ * (trash-view.ts) on its bytes in memory. A remote handle opened for writing
  * becomes a local one, under the same number, at its first change (local-files.ts).
  */
 import { fsError } from './errors.js'
@@ -26,7 +27,18 @@ export interface LocalHandle {
   writable: boolean
 }
 
-export type Handle = RemoteHandle | LocalHandle
+/** An info file of the trash view (.Trash-<uid>/info/NAME): its bytes, kept in memory while open. */
+export interface TrashInfoHandle {
+  kind: 'trash-info'
+  path: string
+  name: string
+  writable: boolean
+  data: Buffer
+  /** Written to since it was opened: saved at release. */
+  dirty: boolean
+}
+
+export type Handle = RemoteHandle | LocalHandle | TrashInfoHandle
 
 export class HandleTable {
   private readonly handles = new Map<number, Handle>()

@@ -15,6 +15,7 @@ import type { HandleTable, LocalHandle, RemoteHandle } from './handles.js'
 import type { Namespace } from './namespace.js'
 import type { RemoteReader } from './reader.js'
 import type { Spool } from './spool.js'
+import type { TrashReason } from './trash.js'
 import type { LocalTracker, Uploader } from './uploader.js'
 
 interface LiveLocal {
@@ -143,6 +144,7 @@ export class LocalFiles implements LocalTracker {
       }
       return handle
     }
+    if (handle.kind !== 'remote') throw fsError('EBADF', 'not a file of the account')
     return this.becomeLocal(fh, handle, true)
   }
 
@@ -201,9 +203,9 @@ export class LocalFiles implements LocalTracker {
   }
 
   /** Delete a local file and, if it replaced a remote version, that version too. */
-  async drop(local: LocalFileRow): Promise<void> {
+  async drop(local: LocalFileRow, reason: TrashReason = 'rm'): Promise<void> {
     const replaced = await this.discard(local)
-    if (replaced) await this.deletions.removeFile(replaced)
+    if (replaced) await this.deletions.removeFile(replaced, reason)
   }
 
   // -------------------------------------------------------------------------------------------

@@ -9,12 +9,14 @@
  *
  * The view of a folder merges three sources: sub-folders, remote files (by display name), and
  * local files (the journal). A local file hides the remote file it replaces, and any remote
- * file of the same name.
+ * file of the same name. Files on their way out (waiting to be deleted or moved into the trash)
+ * are hidden, and so is the trash folder itself (trash.ts).
  */
 import type { FileRow, FolderRow, LocalFileRow, MetadataStore } from '../cache/metadata-store.js'
 import type { FolderListing, RemoteFile } from '../client/types.js'
 import type { Logger } from '../log.js'
 import { fsError } from './errors.js'
+import { TRASH_FOLDER_NAME } from './trash.js'
 
 export interface ListingRemote {
   listFolder(folderId: number): Promise<FolderListing>
@@ -42,6 +44,7 @@ export class Namespace {
   /** URLs and folder keys changed by us, with when: a listing started before must not undo them. */
   private readonly touched = new Map<string, number>()
   private itemsUnsupported = false
+  private prunedAt = 0
   listingCalls = 0
   /** Folder look-ups answered from the cache (hits) or by listing (misses). */
   readonly counters = { hits: 0, misses: 0 }
@@ -53,18 +56,32 @@ export class Namespace {
     private readonly log?: Logger,
   ) {}
 
-  /** Record that we changed this file URL or folder (folderKey) just now. */
+  /**
+   * Record that we changed this file URL or folder (folderKey) just now. The store keeps it too,
+   * for the other fichfs processes of the account (`fichfs trash restore` beside a mount).
+   */
   touch(key: string): void {
-    this.touched.set(key, Date.now())
+    const now = Date.now()
+    this.touched.set(key, now)
+    this.store.noteChange(key, now)
     if (this.touched.size > 10_000) {
-      const old = Date.now() - 10 * 60_000
+      const old = now - 10 * 60_000
       for (const [k, at] of this.touched) if (at < old) this.touched.delete(k)
+    }
+    // A listing takes seconds at most: changes older than 10 minutes protect nothing.
+    if (now - this.prunedAt > 60_000) {
+      this.prunedAt = now
+      this.store.pruneChanges(now - 10 * 60_000)
     }
   }
 
   async resolve(path: string): Promise<Entry> {
-    const parts = splitPath(path)
-    let folder = this.store.folder(0) as FolderRow
+    return this.resolveFrom(this.store.folder(0) as FolderRow, splitPath(path))
+  }
+
+  /** The entry at `parts` below a folder (the trash view resolves inside trashed folders so). */
+  async resolveFrom(start: FolderRow, parts: string[]): Promise<Entry> {
+    let folder = start
     for (const [index, name] of parts.entries()) {
       const last = index === parts.length - 1
       await this.ensureListed(folder.id)
@@ -73,13 +90,13 @@ export class Namespace {
         if (last) return { kind: 'local', parentId: folder.id, local }
         throw fsError('ENOTDIR', `${name} is a file`)
       }
-      const sub = this.store.subFolder(folder.id, name)
+      const sub = this.visibleSubFolder(folder.id, name)
       if (sub) {
         folder = sub
         continue
       }
       const file = this.store.fileByDisplayName(folder.id, name)
-      if (file && !this.store.localReplacing(file.url)) {
+      if (file && !this.store.isHiddenUrl(file.url)) {
         if (last) return { kind: 'remote', parentId: folder.id, file }
         throw fsError('ENOTDIR', `${name} is a file`)
       }
@@ -108,11 +125,17 @@ export class Namespace {
   entryIn(folderId: number, name: string): Entry | undefined {
     const local = this.store.localFile(folderId, name)
     if (local) return { kind: 'local', parentId: folderId, local }
-    const folder = this.store.subFolder(folderId, name)
+    const folder = this.visibleSubFolder(folderId, name)
     if (folder) return { kind: 'folder', folder }
     const file = this.store.fileByDisplayName(folderId, name)
-    if (file && !this.store.localReplacing(file.url)) return { kind: 'remote', parentId: folderId, file }
+    if (file && !this.store.isHiddenUrl(file.url)) return { kind: 'remote', parentId: folderId, file }
     return undefined
+  }
+
+  /** A sub-folder by name; the trash folder is not one (the trash view shows what it holds). */
+  private visibleSubFolder(folderId: number, name: string): FolderRow | undefined {
+    if (folderId === 0 && name === TRASH_FOLDER_NAME) return undefined
+    return this.store.subFolder(folderId, name)
   }
 
   async view(folderId: number): Promise<FolderView> {
@@ -120,8 +143,8 @@ export class Namespace {
     const local = this.store.localFiles(folderId)
     const localNames = new Set(local.map((row) => row.name))
     // As in resolve(): a remote file replaced by any local file is hidden, wherever that one is.
-    const hidden = new Set(this.store.allLocalFiles().map((row) => row.replacesUrl).filter((url): url is string => url !== null))
-    const folders = this.store.subFolders(folderId)
+    const hidden = this.store.hiddenFileUrls()
+    const folders = this.store.subFolders(folderId).filter((row) => folderId !== 0 || row.name !== TRASH_FOLDER_NAME)
     const folderNames = new Set(folders.map((row) => row.name))
     const remote = this.store.files(folderId).filter((file) =>
       !hidden.has(file.url) && !localNames.has(file.displayName) && !folderNames.has(file.displayName))
@@ -169,7 +192,7 @@ export class Namespace {
       this.listingCalls++
       files = await this.remote.listFiles(folderId)
     }
-    const ours = new Set<string>()
+    const ours = new Set<string>(this.store.changesSince(startedAt))
     for (const [key, at] of this.touched) if (at >= startedAt) ours.add(key)
     this.store.applyListing(
       folderId,

@@ -33,7 +33,11 @@ export class Renames {
   ) {}
 
   async rename(from: string, to: string): Promise<void> {
-    const source = await this.namespace.resolve(from)
+    return this.move(await this.namespace.resolve(from), to)
+  }
+
+  /** rename(2) of an entry found some other way (the trash view's files/NAME) to a mount path. */
+  async move(source: Entry, to: string): Promise<void> {
     const { parent, name } = await this.namespace.parentOf(to)
     const target = this.namespace.entryIn(parent.id, name)
     if (source.kind === 'folder') return this.renameFolder(source.folder, parent, name, target)
@@ -54,7 +58,7 @@ export class Renames {
       if (target.kind !== 'folder') throw fsError('ENOTDIR', `${name} is not a folder`)
       const view = await this.namespace.view(target.folder.id)
       if (view.folders.length + view.remote.length + view.local.length > 0) throw fsError('ENOTEMPTY', `${name} is not empty`)
-      await this.deletions.removeFolder(target.folder.id)
+      await this.deletions.removeFolder(target.folder.id, 'replaced by a rename')
     }
     await this.remote.moveFolder(folder.id, parent.id, name !== folder.name ? name : undefined)
     this.store.moveFolder(folder.id, parent.id, name)
@@ -78,8 +82,8 @@ export class Renames {
     this.namespace.touch(file.url)
     this.namespace.touch(url)
     // POSIX: a rename onto an existing file replaces it.
-    if (target?.kind === 'remote') await this.deletions.removeFile(target.file.url)
-    else if (target?.kind === 'local') await this.locals.drop(target.local)
+    if (target?.kind === 'remote') await this.deletions.removeFile(target.file.url, 'replaced by a rename')
+    else if (target?.kind === 'local') await this.locals.drop(target.local, 'replaced by a rename')
   }
 
   private async renameLocal(local: LocalFileRow, parent: FolderRow, name: string, target: Entry | undefined): Promise<void> {
@@ -88,17 +92,17 @@ export class Renames {
     if (target?.kind === 'remote') {
       // The upload will replace it; until then it is hidden behind the local file.
       // The version this file replaced at its old name goes too.
-      if (replacesUrl) await this.deletions.removeFile(replacesUrl)
+      if (replacesUrl) await this.deletions.removeFile(replacesUrl, 'overwritten')
       replacesUrl = target.file.url
     } else if (target?.kind === 'local') {
       const inherited = await this.locals.discard(target.local)
       if (inherited) {
-        if (replacesUrl) await this.deletions.removeFile(replacesUrl)
+        if (replacesUrl) await this.deletions.removeFile(replacesUrl, 'overwritten')
         replacesUrl = inherited
       }
     } else if (replacesUrl) {
       // Moving away from the name it replaced: that old version must not stay behind.
-      await this.deletions.removeFile(replacesUrl)
+      await this.deletions.removeFile(replacesUrl, 'overwritten')
       replacesUrl = null
     }
     this.store.updateLocalFile(local.id, { folderId: parent.id, name, replacesUrl })

@@ -23,6 +23,7 @@ import type { UploadResult, UploadSource } from '../client/types.js'
 import { whirlpoolOfFile } from '../client/whirlpool.js'
 import type { FileRow, LocalFileRow, MetadataStore } from '../cache/metadata-store.js'
 import type { Logger } from '../log.js'
+import type { Deleter } from './deleter.js'
 import { fsError } from './errors.js'
 import type { Spool } from './spool.js'
 
@@ -68,7 +69,7 @@ export interface UploadStatus {
   failed: number
   bytesPending: number
   bytesSent: number
-  /** Replaced versions still to delete from 1fichier (done right after their replacement). */
+  /** Replaced versions still to delete from 1fichier or move into the trash (done right after their replacement). */
   deletesPending: number
   failures: Array<{ path: string; error: string }>
 }
@@ -112,7 +113,6 @@ export class Uploader {
   private stopped = false
   /** Journal rows that were uploading when an earlier run stopped: they may have arrived. */
   private readonly interrupted = new Set<number>()
-  private removing: Promise<void> | undefined
   private bytesSentTotal = 0
   private readonly createdAt = Date.now()
 
@@ -120,6 +120,7 @@ export class Uploader {
     private readonly store: MetadataStore,
     private readonly remote: UploadRemote,
     private readonly spool: Spool,
+    private readonly deleter: Deleter,
     private readonly tracker: LocalTracker,
     private readonly describePath: (folderId: number, name: string) => string,
     options: Partial<UploaderOptions> = {},
@@ -222,7 +223,7 @@ export class Uploader {
       failed: failed.length,
       bytesPending: active.reduce((sum, row) => sum + row.size, 0),
       bytesSent: this.bytesSentTotal + [...this.inFlightBytes.values()].reduce((a, b) => a + b, 0),
-      deletesPending: this.store.pendingRemovals().length,
+      deletesPending: this.deleter.pending(),
       failures: failed.map((row) => ({ path: this.describePath(row.folderId, row.name), error: row.lastError ?? 'unknown error' })),
     }
   }
@@ -286,9 +287,7 @@ export class Uploader {
     const url = row.replacesUrl as string
     this.store.db.transaction(() => {
       this.store.updateLocalFile(row.id, { replacesUrl: null })
-      this.store.deleteFile(url)
-      this.store.deleteAttrs(url)
-      this.store.addPendingRemoval(url, 'truncated to zero bytes')
+      this.deleter.discard(url, 'truncated to zero bytes')
     })()
     void this.removePending()
     return Infinity
@@ -355,18 +354,21 @@ export class Uploader {
     const failures = new Map(result.failed.map((failure) => [failure.name, failure.error]))
     for (const item of batch) {
       const file = uploaded.get(item.name)?.shift()
-      if (file) await this.succeeded(item, file.url, file.whirlpool, file.size)
+      if (file) await this.succeeded(item, file.url, file.whirlpool, file.size, false)
       else this.failed(item, failures.get(item.name) ?? new Error('not confirmed by 1fichier'))
     }
+    // The versions this batch replaced go together: 100 per call, not one call each.
+    await this.removePending()
   }
 
-  private async succeeded(item: Snapshot, url: string, checksum: string, size: number): Promise<void> {
+  /** `removeNow` false: the caller deletes the replaced versions of a whole batch together. */
+  private async succeeded(item: Snapshot, url: string, checksum: string, size: number, removeNow = true): Promise<void> {
     const row = this.store.localFileById(item.id)
     if (!row) {
       // Deleted while uploading: this copy must not stay.
       this.log?.info({ url }, 'file deleted while uploading; deleting the uploaded copy')
       this.store.addPendingRemoval(url, 'deleted while uploading')
-      await this.removePending()
+      if (removeNow) await this.removePending()
       this.settle(item.id)
       return
     }
@@ -376,10 +378,7 @@ export class Uploader {
       // the version this file replaces, and the one it replaced before can go.
       this.store.db.transaction(() => {
         this.store.putFile(item.folderId, remote)
-        if (row.replacesUrl && row.replacesUrl !== url) {
-          this.store.deleteFile(row.replacesUrl)
-          this.store.addPendingRemoval(row.replacesUrl, 'superseded by a newer upload')
-        }
+        if (row.replacesUrl && row.replacesUrl !== url) this.deleter.discard(row.replacesUrl, 'superseded by a newer upload')
         const changed = this.tracker.seq(item.id) !== item.seq
         this.store.updateLocalFile(row.id, {
           replacesUrl: url, state: this.tracker.writers(item.id) > 0 ? 'writing' : 'queued', readyAt: Date.now(),
@@ -387,7 +386,7 @@ export class Uploader {
         })
       })()
       this.tracker.noteUploaded(item.id, item.seq, url)
-      await this.removePending()
+      if (removeNow) await this.removePending()
       this.settle(item.id)
       return
     }
@@ -396,17 +395,13 @@ export class Uploader {
       this.store.putFile(item.folderId, remote)
       this.store.setAttrs(url, { mtime: row.mtime, mode: row.mode ?? undefined })
       this.store.deleteLocalFile(row.id)
-      if (row.replacesUrl && row.replacesUrl !== url) {
-        this.store.deleteFile(row.replacesUrl)
-        this.store.deleteAttrs(row.replacesUrl)
-        this.store.addPendingRemoval(row.replacesUrl, 'replaced by a new version')
-      }
+      if (row.replacesUrl && row.replacesUrl !== url) this.deleter.discard(row.replacesUrl, 'replaced by a new version')
     })()
     // Its head and tail are here now: a file manager's first look at it will cost no call.
     await this.tracker.keepUploaded(url, item.spoolPath, size)
     await this.spool.remove(item.spoolPath)
     if (row.folderId !== item.folderId || row.name !== item.name) await this.follow(url, item, row)
-    await this.removePending()
+    if (removeNow) await this.removePending()
     this.log?.info({ path: this.describePath(row.folderId, row.name), bytes: size }, 'uploaded')
     this.settle(item.id)
   }
@@ -498,33 +493,9 @@ export class Uploader {
     for (const waiter of list ?? []) error ? waiter.reject(error) : waiter.resolve()
   }
 
-  /** Delete remote files queued for removal (replaced versions, obsolete copies). */
-  async removePending(): Promise<void> {
-    // One deleter at a time; it re-reads the list, so what is added meanwhile goes too.
-    this.removing ??= this.removeAllPending().finally(() => {
-      this.removing = undefined
-    })
-    return this.removing
-  }
-
-  private async removeAllPending(): Promise<void> {
-    const tried = new Set<string>()
-    for (;;) {
-      // Each URL once per round: whatever is still listed afterwards waits for the next round.
-      const batch = this.store.pendingRemovals().filter((url) => !tried.has(url)).slice(0, 100)
-      if (batch.length === 0) return
-      for (const url of batch) tried.add(url)
-      try {
-        await this.remote.removeFiles(batch)
-      } catch (error) {
-        // 1fichier answers "not found" only when none of them exists any more: nothing to delete.
-        if (!(error instanceof FichierApiError && error.code === 'FICHFS_NOT_FOUND')) {
-          this.log?.warn({ count: batch.length, err: (error as Error).message }, 'could not delete replaced files yet; will retry')
-          return
-        }
-      }
-      for (const url of batch) this.store.removePendingRemoval(url)
-    }
+  /** Delete remote files queued for removal (replaced versions, obsolete copies), or trash them (deleter.ts). */
+  removePending(): Promise<void> {
+    return this.deleter.run()
   }
 
 }

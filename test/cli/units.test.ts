@@ -1,8 +1,11 @@
-/** The CLI's pure parts: progress display, path mapping, the mount helper's option mapping. */
+/** The CLI's pure parts: progress display, path mapping, the mount helper's option mapping, the trash's texts. */
 import { describe, expect, it } from 'vitest'
+import { formatTrash } from '../../src/cli/commands/status.js'
+import { parseDuration } from '../../src/cli/config.js'
 import { planMount } from '../../src/cli/mount-helper.js'
 import { locatePath, mountContaining, normalizeAccountPath, unescapeMountField } from '../../src/cli/paths.js'
 import { createProgress, describeAmount, renderBar, type ProgressStream } from '../../src/cli/progress.js'
+import { escapeTrashPath, localIsoDate } from '../../src/fs/trash.js'
 
 function fakeStream(isTTY: boolean, columns = 120): ProgressStream & { text: string } {
   const stream = { text: '', isTTY, columns, write: (chunk: string) => (stream.text += chunk) }
@@ -97,5 +100,29 @@ describe('mount.fichfs option mapping', () => {
     expect(() => planMount(['fichfs', '/m', '-o', 'weird'])).toThrow(/unknown option weird/)
     expect(() => planMount(['fichfs#/photos', '/m'])).toThrow(/whole account/)
     expect(() => planMount(['/m'])).toThrow(/SOURCE and MOUNTPOINT/)
+  })
+})
+
+describe('the trash on the command line', () => {
+  it('mount.fichfs passes trash_retention= and notrash on', () => {
+    expect(planMount(['fichfs', '/m', '-o', 'trash_retention=7d']).args).toEqual(['mount', '/m', '--daemon', '--trash-retention', '7d'])
+    expect(planMount(['fichfs', '/m', '-o', 'notrash']).args).toEqual(['mount', '/m', '--daemon', '--no-trash'])
+  })
+
+  it('durations take days (--trash-retention 30d, --older-than 2d)', () => {
+    expect(parseDuration('30d')).toBe(30 * 86_400_000)
+    expect(parseDuration('1.5d')).toBe(36 * 3_600_000)
+    expect(() => parseDuration('3w')).toThrow(/not a duration/)
+  })
+
+  it('status says what the trash holds, that df counts it, and when it is emptied', () => {
+    expect(formatTrash({ entries: 3, bytes: 3 * 1024 * 1024, retentionMs: 30 * 86_400_000 }))
+      .toBe('3 item(s), 3.00 MiB (counted in df; `fichfs trash empty` frees it); each deleted for good 30 day(s) after its deletion')
+    expect(formatTrash({ entries: 0, bytes: 0, retentionMs: 0 })).toBe('0 item(s), 0 B; kept until emptied')
+  })
+
+  it('trash info files escape paths as GLib does, and date deletions in local time', () => {
+    expect(escapeTrashPath('Photos/été 2024/a+b #1.jpg')).toBe('Photos/%C3%A9t%C3%A9%202024/a%2Bb%20%231.jpg')
+    expect(localIsoDate(new Date(2026, 0, 2, 3, 4, 5))).toBe('2026-01-02T03:04:05')
   })
 })

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { whirlpool } from 'hash-wasm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEmulator, type Emulator } from '../../src/emulator/index.js'
+import { trashContent } from '../support/checks.js'
 import { removeDir, tempDir } from '../support/mount.js'
 import { writeTree } from '../support/tree.js'
 import { at, cliDirs, cliEnv, fichfs, ok, type CliDirs } from './helpers.js'
@@ -62,14 +63,23 @@ describe('fichfs upload', () => {
     expect(emu.stats().calls['folder/ls.cgi'] ?? 0).toBe(listings)
   })
 
-  it('refuses a name that exists; --replace uploads, then deletes the old file', async () => {
+  it('refuses a name that exists; --replace uploads, then moves the old file to the trash (--no-trash: deletes it)', async () => {
     const refused = await fichfs(['upload', join(local, 'old.txt'), '--to', '/backup', ...at(emu)], { env })
     expect(refused.code).toBe(1)
     expect(refused.stderr).toContain('/backup/old.txt already exists')
     expect(refused.stderr).toContain('--replace')
+    emu.resetStats()
     ok(await fichfs(['upload', join(local, 'old.txt'), '--to', '/backup', '--replace', ...at(emu)], { env }))
     const copies = emu.tree().filter((entry) => entry.path === '/backup/old.txt')
     expect(copies.map((entry) => entry.size)).toEqual([12])
+    expect(emu.stats().calls['file/mv.cgi']).toBe(1)
+    expect(emu.stats().calls['file/rm.cgi']).toBeUndefined()
+    expect(trashContent(emu).files).toEqual(['old.txt:4'])
+    expect(ok(await fichfs(['trash', 'list', ...at(emu)], { env })).stdout).toMatch(/overwritten +\/backup\/old\.txt$/m)
+    ok(await fichfs(['upload', join(local, 'old.txt'), '--to', '/backup', '--replace', '--no-trash', ...at(emu)], { env }))
+    expect(emu.stats().calls['file/rm.cgi']).toBe(1)
+    expect(emu.tree().filter((entry) => entry.path === '/backup/old.txt').map((entry) => entry.size)).toEqual([12])
+    expect(trashContent(emu).files).toEqual(['old.txt:4'])
   })
 
   it('refuses folders, empty files and missing files before any API call', async () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { requestControl, socketPathFor } from '../../src/cli/control.js'
 import { startEmulator, type Emulator } from '../../src/emulator/index.js'
+import { trashContent } from '../support/checks.js'
 import { mountFichfs, removeDir, run, sh, stopAllMounts, tempDir, waitForUploads, type TestMount } from '../support/mount.js'
 import { writeTree } from '../support/tree.js'
 
@@ -73,7 +74,7 @@ describe('writing with everyday tools', () => {
     expect(await run(`cat ${mnt}/copied/sub/moved.txt`)).toBe('alpha\n')
   })
 
-  it('mv of a folder is one call and keeps its content; rm -r removes it', async () => {
+  it('mv of a folder is one call and keeps its content; rm -r moves it to the trash', async () => {
     let before = calls()
     await run(`mv ${mnt}/untarred ${mnt}/moved-folder`)
     expect(delta(before)).toEqual({ 'folder/mv.cgi': 1 })
@@ -85,14 +86,18 @@ describe('writing with everyday tools', () => {
     expect(emu.tree().some((entry) => entry.path.startsWith('/untarred'))).toBe(false)
     before = calls()
     await run(`rm -r ${mnt}/moved-folder`)
-    const removed = delta(before)
-    expect(removed['folder/rm.cgi']).toBe(5)
-    expect(removed['file/rm.cgi']).toBe(3)
+    // The trash is on by default: one move per folder and per uploaded file (the empty file
+    // was only local), and the trash folder is made at this first deletion (rm's fstatfs asks
+    // the quota once).
+    const { 'user/info.cgi': statfs = 0, ...removed } = delta(before)
+    expect(removed).toEqual({ 'folder/mv.cgi': 5, 'file/mv.cgi': 3, 'folder/mkdir.cgi': 1 })
+    expect(statfs).toBeLessThanOrEqual(1)
     expect(await sh(`ls ${mnt}/moved-folder`)).toMatchObject({ code: 2 })
     expect(emu.tree().some((entry) => entry.path.startsWith('/moved-folder'))).toBe(false)
+    expect(trashContent(emu)).toEqual({ files: ['a.txt:6', 'b.bin:300000', 'c.bin:2000000'], folders: ['deeper', 'empty-folder', 'moved-folder', 'sub', 'tree'] })
   })
 
-  it('overwrite uploads the new content first, then deletes the old file; both are never visible', async () => {
+  it('overwrite uploads the new content first, then moves the old file to the trash; both are never visible', async () => {
     const first = randomBytes(400_000)
     const second = randomBytes(250_000)
     await writeFile(join(source, 'v1'), first)
@@ -110,6 +115,7 @@ describe('writing with everyday tools', () => {
     expect(stored).toHaveLength(1)
     expect(stored[0]?.url).not.toBe(oldUrl)
     expect(stored[0]?.size).toBe(second.length)
+    expect(trashContent(emu).files).toContain(`doc.bin:${first.length}`)
     await remount()
     expect((await readFile(join(mnt, 'doc.bin'))).equals(second)).toBe(true)
   })

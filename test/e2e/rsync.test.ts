@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEmulator, type Emulator } from '../../src/emulator/index.js'
-import { expectStoredExactly } from '../support/checks.js'
+import { expectStoredExactly, trashContent } from '../support/checks.js'
 import { mountFichfs, removeDir, run, stopAllMounts, tempDir, waitForUploads, type TestMount } from '../support/mount.js'
 import { backupSpec, writeTree } from '../support/tree.js'
 
@@ -64,6 +64,7 @@ describe('rsync -a into the mount', () => {
   it('changed files go up again through rsync\'s temporary file: the new bytes replace the old, one copy each', async () => {
     const changed = (await run(`ls ${source}/small | head -3`)).trim().split('\n')
     expect(changed).toHaveLength(3)
+    const oldSizes = await Promise.all(changed.map(async (name) => Number((await run(`stat -c %s ${source}/small/${name}`)).trim())))
     for (const name of changed) await run(`head -c 3000 /dev/urandom > ${source}/small/${name}`)
     emu.resetStats()
     const items = (await run(`rsync -a --itemize-changes ${source}/ ${mount.mountpoint}/backup/`)).trim().split('\n')
@@ -73,7 +74,10 @@ describe('rsync -a into the mount', () => {
     expect(await expectStoredExactly(emu, source, 'backup')).toBe(500 - 10 + 7)
     const stats = emu.stats()
     expect(stats.upload.files).toBe(3)
-    expect(stats.calls['file/rm.cgi'] ?? 0).toBeGreaterThanOrEqual(1)
+    // The old versions went to the trash (the default), all that one upload replaced in one file/mv.
+    expect(stats.calls['file/mv.cgi']).toBe(stats.upload.requests)
+    expect(stats.calls['file/rm.cgi'] ?? 0).toBe(0)
+    expect(trashContent(emu).files).toEqual(changed.map((name, index) => `${name}:${oldSizes[index]}`).sort())
     expect(stats.calls['file/rename.cgi'] ?? 0).toBe(0)
     expect(await run(`rsync -a --itemize-changes ${source}/ ${mount.mountpoint}/backup/`)).toBe('')
   })

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { requestControl, socketPathFor } from '../../src/cli/control.js'
 import { startEmulator, type Emulator } from '../../src/emulator/index.js'
+import { trashContent } from '../support/checks.js'
 import { testClient } from '../support/client.js'
 import { BIN, mountFichfs, removeDir, run, sh, stopAllMounts, tempDir, waitForUploads, type TestMount } from '../support/mount.js'
 
@@ -64,14 +65,16 @@ describe('docs/SEMANTICS.md', () => {
     expect(emu.tree().map((entry) => entry.path)).not.toContain('/gone.txt')
   })
 
-  it('a rename onto an existing file replaces it: one rename and one delete', async () => {
+  it('a rename onto an existing file replaces it: one rename, and one move of the replaced file to the trash', async () => {
     await run(`echo old > ${mnt}/target.txt && echo new > ${mnt}/source.txt`)
     await waitForUploads(mount)
     const before = { ...emu.stats().calls }
     await run(`mv ${mnt}/source.txt ${mnt}/target.txt`)
     const after = emu.stats().calls
     expect((after['file/rename.cgi'] ?? 0) - (before['file/rename.cgi'] ?? 0)).toBe(1)
-    expect((after['file/rm.cgi'] ?? 0) - (before['file/rm.cgi'] ?? 0)).toBe(1)
+    expect((after['file/mv.cgi'] ?? 0) - (before['file/mv.cgi'] ?? 0)).toBe(1)
+    expect((after['file/rm.cgi'] ?? 0) - (before['file/rm.cgi'] ?? 0)).toBe(0)
+    expect(trashContent(emu).files).toEqual(['target.txt:4'])
     expect(await run(`cat ${mnt}/target.txt`)).toBe('new\n')
     expect(emu.tree().filter((entry) => entry.path === '/target.txt')).toHaveLength(1)
   })
@@ -84,7 +87,7 @@ describe('docs/SEMANTICS.md', () => {
     expect(result.stderr).toMatch(/Directory not empty/)
   })
 
-  it('truncating a file to zero keeps it, empty, and deletes the old version from 1fichier', async () => {
+  it('truncating a file to zero keeps it, empty, and moves the old version to the trash', async () => {
     await run(`head -c 5000 /dev/urandom > ${mnt}/shrink.bin`)
     await waitForUploads(mount)
     expect(emu.tree().find((entry) => entry.path === '/shrink.bin')?.size).toBe(5000)
@@ -92,6 +95,7 @@ describe('docs/SEMANTICS.md', () => {
     await new Promise((resolve) => setTimeout(resolve, 3000))
     await waitForUploads(mount)
     expect(emu.tree().find((entry) => entry.path === '/shrink.bin')).toBeUndefined()
+    expect(trashContent(emu).files).toContain('shrink.bin:5000')
     await remount()
     expect(await run(`stat -c %s ${mnt}/shrink.bin`)).toBe('0\n')
   })

@@ -58,6 +58,22 @@ export async function expectStoredExactly(emu: Emulator, localRoot: string, acco
   return local.length
 }
 
+/** The account folder the mount's trash lives in (src/fs/trash.ts). */
+export const TRASH_FOLDER = '/.fichfs-trash'
+
+/**
+ * What the emulator holds in the trash folder: file names with their sizes, sorted (files keep
+ * their names there; a second copy of a name shows twice), and the folders directly in it.
+ */
+export function trashContent(emu: Emulator): { files: string[]; folders: string[] } {
+  const tree = emu.tree()
+  const files = tree.filter((entry) => entry.type === 'file' && entry.path.startsWith(`${TRASH_FOLDER}/`))
+    .map((entry) => `${entry.path.slice(TRASH_FOLDER.length + 1)}:${entry.size}`).sort()
+  const folders = tree.filter((entry) => entry.type === 'folder' && entry.path.startsWith(`${TRASH_FOLDER}/`) && !entry.path.slice(TRASH_FOLDER.length + 1).includes('/'))
+    .map((entry) => entry.path.slice(TRASH_FOLDER.length + 1)).sort()
+  return { files, folders }
+}
+
 /** Nothing met 1fichier's flood protection on this emulator. */
 export function expectNoFloods(emu: Emulator): void {
   const floods = emu.stats().floods

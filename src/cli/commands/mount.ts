@@ -24,6 +24,8 @@ export interface MountArgs {
   'dir-cache-time': string
   'write-back': string
   'upload-attempts': number
+  trash: boolean
+  'trash-retention': string
   'memory-cache': string
   'disk-cache': string
   'time-scale': number
@@ -46,6 +48,8 @@ export function mountOptions<T>(yargs: Argv<T>) {
     .option('disk-cache', { type: 'string', default: '1G', describe: 'Disk for file heads, tails and random reads kept across mounts (0: off)', group: 'Caching:' })
     .option('write-back', { type: 'string', default: '2s', describe: 'Upload a closed file once its folder has been quiet this long', group: 'Writing:' })
     .option('upload-attempts', { type: 'number', default: 8, describe: 'Attempts per file before it is marked failed (it stays local and retries at the next mount)', group: 'Writing:' })
+    .option('trash', { type: 'boolean', default: true, describe: 'rm, rmdir and overwrites move things to the account\'s trash folder (see `fichfs trash`); --no-trash deletes for good', group: 'Trash:' })
+    .option('trash-retention', { type: 'string', default: '30d', describe: 'Delete trash entries for good once this old (0: keep until `fichfs trash empty`)', group: 'Trash:' })
     .option('log-file', { type: 'string', describe: 'Write logs here (default: stderr; a file under the state dir with --daemon)', group: 'Logging:' })
     .option('verbose', { alias: 'v', type: 'count', describe: 'More logs (-v info, -vv debug)', group: 'Logging:' })
     .option('time-scale', { type: 'number', default: 1, hidden: true, describe: 'Divide rate-limit timings (tests against a time-scaled emulator)' })
@@ -70,6 +74,8 @@ export const mountCommand: CommandModule<object, MountArgs> = {
       dirCacheTimeMs: parseDuration(args['dir-cache-time']),
       writeBackMs: parseDuration(args['write-back']),
       uploadAttempts: Math.max(1, args['upload-attempts']),
+      trash: args.trash,
+      trashRetentionMs: parseDuration(args['trash-retention']),
       memoryCacheBytes: parseSize(args['memory-cache']),
       diskCacheBytes: parseSize(args['disk-cache']),
       timeScale: args['time-scale'] > 0 ? args['time-scale'] : 1,

@@ -1,6 +1,7 @@
 /**
  * `fichfs status [MOUNTPOINT]`: what a running mount is doing, from its control socket (no
- * API call): pending uploads, API calls, floods met, cache hit rates, the account's quota.
+ * API call): pending uploads, API calls, floods met, cache hit rates, the account's quota, the
+ * trash.
  * Without MOUNTPOINT, every running mount of this user.
  */
 import { existsSync } from 'node:fs'
@@ -19,7 +20,7 @@ type Json = Record<string, unknown>
 
 export const statusCommand: CommandModule<object, StatusArgs> = {
   command: 'status [mountpoint]',
-  describe: 'Show what running mounts are doing (uploads, API calls, caches, quota)',
+  describe: 'Show what running mounts are doing (uploads, API calls, caches, quota, trash)',
   builder: (yargs) => yargs
     .positional('mountpoint', { type: 'string', describe: 'A mountpoint (default: every running mount)' })
     .option('json', { type: 'boolean', default: false, describe: 'Print JSON (one object for a MOUNTPOINT, else an array)' }) as unknown as Argv<StatusArgs>,
@@ -81,6 +82,17 @@ function hitRate(hits: number, misses: number): string {
   return total === 0 ? 'no reads yet' : `${Math.round((hits / total) * 100)}% hits (${hits} of ${total})`
 }
 
+/** `3 item(s), 1.20 MiB (counted in df); each deleted for good 30 day(s) after its deletion`. */
+export function formatTrash(trash: Json): string {
+  const retentionMs = num(trash.retentionMs)
+  const days = retentionMs / 86_400_000
+  const retention = retentionMs > 0
+    ? `each deleted for good ${Number.isInteger(days) ? `${days} day(s)` : `${Math.round(retentionMs / 1000)} s`} after its deletion`
+    : 'kept until emptied'
+  const bytes = num(trash.bytes)
+  return `${num(trash.entries)} item(s), ${formatBytes(bytes)}${bytes > 0 ? ' (counted in df; `fichfs trash empty` frees it)' : ''}; ${retention}`
+}
+
 export function formatStatus(status: Json): string {
   const uploads = obj(status.uploads)
   const api = obj(status.api)
@@ -101,6 +113,8 @@ export function formatStatus(status: Json): string {
   lines.push(['Account', account
     ? `${formatBytes(num(account.usedBytes))} used of ${formatBytes(num(account.quotaBytes))} (${formatBytes(num(account.freeBytes))} available)`
     : 'quota not asked yet (the mount asks on the first df)'])
+  if (status.trash === null) lines.push(['Trash', 'off (--no-trash): deletions are for good'])
+  else if (status.trash !== undefined) lines.push(['Trash', formatTrash(obj(status.trash))])
   if (status.openFiles !== undefined) lines.push(['Open files', String(Array.isArray(status.openFiles) ? status.openFiles.length : num(status.openFiles))])
   const failures = Array.isArray(uploads.failures) ? (uploads.failures as Json[]) : []
   for (const failure of failures) lines.push(['Failed', `${String(failure.path)}: ${String(failure.error)}`])

@@ -1,9 +1,10 @@
 /**
  * `fichfs upload FILE... [--to PATH]`: send local files into a folder of the account, without a
  * mount, with a progress display. Up to 500 files go in one upload request. A name that already
- * exists there is refused unless `--replace` (then the old file is deleted once the new one is
- * confirmed, as an overwrite through the mount does). The uploaded files enter the metadata
- * cache, so a mount of the same account and `fichfs ls` show them without a listing.
+ * exists there is refused unless `--replace` (then the old file goes to the trash once the new
+ * one is confirmed, as an overwrite through the mount does; `--no-trash` deletes it). The
+ * uploaded files enter the metadata cache, so a mount of the same account and `fichfs ls` show
+ * them without a listing.
  */
 import { createReadStream, statSync } from 'node:fs'
 import { basename } from 'node:path'
@@ -11,6 +12,7 @@ import type { Argv, CommandModule } from 'yargs'
 import { LIMITS } from '../../client/wire.js'
 import type { UploadSource } from '../../client/types.js'
 import { FichfsError } from '../../errors.js'
+import { Trash } from '../../fs/trash.js'
 import { openNamespace, resolveEntry, withAccountAt } from '../lookup.js'
 import { accountOptions, type AccountArgs } from '../options.js'
 import { joinAccountPath } from '../paths.js'
@@ -21,6 +23,7 @@ interface UploadArgs extends AccountArgs {
   files: string[]
   to: string
   replace: boolean
+  trash: boolean
   json: boolean
 }
 
@@ -37,7 +40,8 @@ export const uploadCommand: CommandModule<object, UploadArgs> = {
   builder: (yargs) => accountOptions(yargs)
     .positional('files', { type: 'string', array: true, describe: 'Local files to send' })
     .option('to', { type: 'string', default: '/', describe: 'Account folder to put them in (or a folder inside a running mount)' })
-    .option('replace', { type: 'boolean', default: false, describe: 'Replace files of the same name (the old one is deleted after the upload)' })
+    .option('replace', { type: 'boolean', default: false, describe: 'Replace files of the same name (the old one goes to the trash after the upload)' })
+    .option('trash', { type: 'boolean', default: true, describe: 'With --replace: --no-trash deletes the old files for good' })
     .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
     .example('$0 upload film.mkv notes.txt --to /backup', 'send two files into /backup') as unknown as Argv<UploadArgs>,
   handler: async (args) => {
@@ -87,10 +91,20 @@ export const uploadCommand: CommandModule<object, UploadArgs> = {
       }
       progress.finish(`fichfs: ${uploaded.length} file(s) uploaded (${formatBytes(uploaded.reduce((sum, file) => sum + file.size, 0))})`)
 
-      // The old versions go only once their replacements are confirmed.
-      if (obsolete.length > 0) {
-        await session.client.removeFiles(obsolete)
-        for (const url of obsolete) {
+      // The old versions go only once their replacements are confirmed: into the trash (100 per
+      // file/mv call), as an overwrite through the mount does, or for good with --no-trash.
+      const kept = args.trash ? obsolete.map((url) => session.store.fileByUrl(url)).filter((file) => file !== undefined) : []
+      if (kept.length > 0) {
+        const trash = new Trash(session.client, session.store, namespace, { retentionMs: 0 }, session.log)
+        session.store.db.transaction(() => {
+          for (const file of kept) trash.queueFile(file, 'overwritten')
+        })()
+        await trash.moveQueued()
+      }
+      const gone = obsolete.filter((url) => !kept.some((file) => file.url === url))
+      if (gone.length > 0) {
+        await session.client.removeFiles(gone)
+        for (const url of gone) {
           session.store.deleteFile(url)
           session.store.deleteAttrs(url)
         }
