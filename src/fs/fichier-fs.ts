@@ -9,10 +9,11 @@
  *   - writes go to a local spool file and are uploaded after close (uploader.ts);
  *   - rename, unlink, mkdir, rmdir are server-side calls, and the cache is updated from their
  *     answers (nothing is re-listed to see one's own change);
- *   - mtimes and permission bits set by programs are kept locally (1fichier stores neither).
+ *   - mtimes and permission bits set by programs are kept locally (1fichier stores neither);
+ *   - a file unlinked while open keeps working through its open handles (orphans.ts).
  */
 import type { BlockCache } from '../cache/block-cache.js'
-import { folderKey, type LocalFileRow, type MetadataStore } from '../cache/metadata-store.js'
+import { folderKey, toStoredTime, type LocalFileRow, type MetadataStore } from '../cache/metadata-store.js'
 import { LIMITS } from '../client/wire.js'
 import { encodeForService } from '../client/names.js'
 import { fileIdFromUrl } from '../client/ids.js'
@@ -22,7 +23,8 @@ import { Deletions, type DeletionRemote } from './deletions.js'
 import { fsError } from './errors.js'
 import { HandleTable } from './handles.js'
 import { LocalFiles } from './local-files.js'
-import { Namespace, type Entry } from './namespace.js'
+import { Namespace, splitPath, type Entry } from './namespace.js'
+import { isFuseHiddenName, Orphans, type Orphan } from './orphans.js'
 import { RemoteReader, type DownloadSource, type ReaderOptions } from './reader.js'
 import { Renames, type RenameRemote } from './renames.js'
 import { Spool } from './spool.js'
@@ -44,12 +46,16 @@ export interface Attr {
   nlink: number
   uid: number
   gid: number
-  mtime: Date
-  atime: Date
-  ctime: Date
+  /** Times in milliseconds since the epoch, with a fraction down to the microsecond. */
+  mtime: number
+  atime: number
+  ctime: number
   blocks: number
   blksize: number
 }
+
+/** What utimens asks for the mtime: a time (ms, to the microsecond), now, or leave it. */
+export type TimeChange = number | 'now' | 'omit'
 
 export interface StatFs {
   bsize: number
@@ -94,6 +100,7 @@ export class FichierFs {
   private readonly deletions: Deletions
   private readonly renames: Renames
   private readonly xattrs: Xattrs
+  private readonly orphans: Orphans
   private readonly writeCounters = { calls: 0, bytes: 0 }
   private readonly mountedAt = new Date()
   private quotaRefresh?: Promise<AccountInfo | undefined>
@@ -114,10 +121,13 @@ export class FichierFs {
     this.locals.attach(this.uploader)
     this.renames = new Renames(remote, store, this.namespace, this.locals, this.deletions, this.uploader)
     this.xattrs = new Xattrs(remote, store, this.namespace, () => this.checkWritable())
+    this.orphans = new Orphans(store, this.handles, this.locals, this.deletions, this.spool, log)
   }
 
   /** Resume the upload queue left by an earlier run. Returns how many files are pending. */
   start(): number {
+    // Files unlinked while open when an earlier run stopped: their deletion is due.
+    void this.orphans.recover().catch((error: unknown) => this.log?.warn({ err: (error as Error).message }, 'could not finish deletions of files unlinked while open'))
     return this.uploader.recover()
   }
 
@@ -138,14 +148,18 @@ export class FichierFs {
   // Attributes and listings
 
   async getattr(path: string): Promise<Attr> {
+    const orphan = this.orphanAt(path)
+    if (orphan) return this.orphanAttr(orphan)
     return this.attrOf(await this.namespace.resolve(path))
   }
 
   async readdir(path: string): Promise<{ names: string[]; attrs: Attr[] }> {
     const folder = await this.namespace.resolveFolder(path)
     const view = await this.namespace.view(folder.id)
-    const names: string[] = []
-    const attrs: Attr[] = []
+    // `.` and `..` first, as every Linux filesystem lists them.
+    const parent = folder.parentId === null ? folder : this.store.folder(folder.parentId) ?? folder
+    const names: string[] = ['.', '..']
+    const attrs: Attr[] = [this.attrOf({ kind: 'folder', folder }), this.attrOf({ kind: 'folder', folder: parent })]
     for (const sub of view.folders) {
       names.push(sub.name)
       attrs.push(this.attrOf({ kind: 'folder', folder: sub }))
@@ -198,6 +212,8 @@ export class FichierFs {
   async open(path: string, flags: number): Promise<number> {
     const writable = (flags & O_ACCMODE) !== O_RDONLY
     if (writable) this.checkWritable()
+    const orphan = this.orphanAt(path)
+    if (orphan) return this.handles.add(this.reopen(orphan, path, writable))
     const entry = await this.namespace.resolve(path)
     if (entry.kind === 'folder') throw fsError('EISDIR', `${path} is a folder`)
     if (entry.kind === 'remote') {
@@ -218,8 +234,8 @@ export class FichierFs {
 
   async create(path: string, mode: number): Promise<number> {
     this.checkWritable()
+    this.checkName(lastName(path), 'file')
     const { parent, name } = await this.namespace.parentOf(path)
-    this.checkName(name, 'file')
     const existing = this.namespace.entryIn(parent.id, name)
     if (existing?.kind === 'folder') throw fsError('EISDIR', `${path} is a folder`)
     if (existing?.kind === 'local') return this.open(path, 0o1002)
@@ -233,7 +249,15 @@ export class FichierFs {
   /** The bytes at `position`, as a list of buffers (fewer than `length` bytes: end of file). */
   async read(fh: number, length: number, position: number): Promise<Buffer[]> {
     const handle = this.handles.get(fh)
-    if (handle.kind === 'remote') return this.reader.read(handle.file, handle.stream, position, length)
+    if (handle.kind === 'remote') {
+      try {
+        return await this.reader.read(handle.file, handle.stream, position, length)
+      } catch (error) {
+        // Deleted from 1fichier by someone else (a listing over the cap cannot show that): forget it.
+        if ((error as { errno?: string }).errno === 'ENOENT' && !handle.orphan && this.store.fileByUrl(handle.file.url)) this.deletions.forgetFile(handle.file.url)
+        throw error
+      }
+    }
     if (!handle.spoolPath) return []
     return [await this.spool.read(handle.spoolPath, position, length)]
   }
@@ -277,6 +301,7 @@ export class FichierFs {
     if (!handle) return
     this.handles.delete(fh)
     if (handle.kind === 'local') await this.locals.release(handle)
+    if (handle.orphan) await this.orphans.closed(handle.orphan)
   }
 
   // -------------------------------------------------------------------------------------------
@@ -284,8 +309,8 @@ export class FichierFs {
 
   async mkdir(path: string, mode: number): Promise<void> {
     this.checkWritable()
+    this.checkName(lastName(path), 'folder')
     const { parent, name } = await this.namespace.parentOf(path)
-    this.checkName(name, 'folder')
     if (this.namespace.entryIn(parent.id, name)) throw fsError('EEXIST', `${path} exists`)
     const folder = await this.remote.mkdir(parent.id, name)
     this.store.addFolder(parent.id, { id: folder.id, name, createdAt: Date.now() }, Date.now())
@@ -300,35 +325,58 @@ export class FichierFs {
     if (entry.folder.id === 0) throw fsError('EBUSY', 'the root of the mount cannot be removed')
     const view = await this.namespace.view(entry.folder.id)
     if (view.folders.length + view.remote.length + view.local.length > 0) throw fsError('ENOTEMPTY', `${path} is not empty`)
+    // `rm -rf` of a folder with a file still open in it: 1fichier takes only an empty folder.
+    await this.orphans.flushFolder(entry.folder.id)
     await this.deletions.removeFolder(entry.folder.id)
   }
 
   async unlink(path: string): Promise<void> {
     this.checkWritable()
+    // libfuse unlinks its hidden name after the last close: the orphan is already dealt with.
+    if (this.orphans.releasedHidden(lastName(path))) return
     const entry = await this.namespace.resolve(path)
     if (entry.kind === 'folder') throw fsError('EISDIR', `${path} is a folder`)
-    if (entry.kind === 'remote') return this.deletions.removeFile(entry.file.url)
-    await this.locals.drop(entry.local)
+    await this.orphans.unlink(entry)
   }
 
   async rename(from: string, to: string): Promise<void> {
     this.checkWritable()
+    const source = await this.namespace.resolve(from)
+    if (source.kind !== 'folder' && isFuseHiddenName(lastName(to)) && this.orphans.handlesOf(source).length > 0) {
+      // libfuse hides a file unlinked while open under this name: it is the unlink.
+      return this.orphans.unlink(source, lastName(to))
+    }
+    if (source.kind !== 'folder') {
+      // A file replaced by the rename while open keeps working through its handles.
+      const { parent, name } = await this.namespace.parentOf(to)
+      const target = this.namespace.entryIn(parent.id, name)
+      if (target && target.kind !== 'folder' && !sameEntry(source, target) && this.orphans.handlesOf(target).length > 0) await this.orphans.unlink(target)
+    }
     await this.renames.rename(from, to)
   }
 
   // -------------------------------------------------------------------------------------------
   // Attributes set by programs
 
-  async utimens(path: string, mtime: Date): Promise<void> {
+  /** Only the mtime is kept (atime is shown equal to it); `omit` leaves it, as `touch -a` wants. */
+  async utimens(path: string, mtime: TimeChange): Promise<void> {
     this.checkWritable()
-    const entry = await this.namespace.resolve(path)
-    const ms = mtime.getTime()
-    if (entry.kind === 'local') this.locals.setMtime(entry.local.id, ms)
-    else this.store.setAttrs(this.attrsKey(entry), { mtime: ms })
+    const orphan = this.orphanAt(path)
+    const entry = orphan ? undefined : await this.namespace.resolve(path)
+    if (mtime === 'omit') return
+    const ms = toStoredTime(mtime === 'now' ? Date.now() : mtime)
+    if (orphan) orphan.mtime = ms
+    else if (entry?.kind === 'local') this.locals.setMtime(entry.local.id, ms)
+    else if (entry) this.store.setAttrs(this.attrsKey(entry), { mtime: ms })
   }
 
   async chmod(path: string, mode: number): Promise<void> {
     this.checkWritable()
+    const orphan = this.orphanAt(path)
+    if (orphan) {
+      orphan.mode = mode & 0o7777
+      return
+    }
     const entry = await this.namespace.resolve(path)
     if (entry.kind === 'local') this.store.updateLocalFile(entry.local.id, { mode: mode & 0o7777 })
     else this.store.setAttrs(this.attrsKey(entry), { mode: mode & 0o7777 })
@@ -365,17 +413,59 @@ export class FichierFs {
     const { uid, gid } = this.options
     if (entry.kind === 'folder') {
       const stored = this.store.attrs(folderKey(entry.folder.id))
-      const time = new Date(stored.mtime ?? entry.folder.createdAt ?? this.mountedAt.getTime())
-      return { mode: 0o40000 | (stored.mode ?? this.options.dirMode), size: 4096, nlink: 2, uid, gid, mtime: time, atime: time, ctime: time, blocks: 8, blksize: 4096 }
+      const time = stored.mtime ?? entry.folder.createdAt ?? this.mountedAt.getTime()
+      return { mode: 0o40000 | (stored.mode ?? this.options.dirMode), size: 4096, nlink: this.folderLinks(entry.folder.id), uid, gid, mtime: time, atime: time, ctime: time, blocks: 8, blksize: 4096 }
     }
     if (entry.kind === 'remote') {
       const stored = this.store.attrs(entry.file.url)
-      const time = new Date(stored.mtime ?? entry.file.uploadedAt ?? this.mountedAt.getTime())
+      const time = stored.mtime ?? entry.file.uploadedAt ?? this.mountedAt.getTime()
       return fileAttr(entry.file.size, stored.mode ?? this.options.fileMode, time, uid, gid)
     }
     const local: LocalFileRow = entry.local
     const shown = this.locals.shown(local)
-    return fileAttr(shown.size, local.mode ?? this.options.fileMode, new Date(shown.mtime), uid, gid)
+    return fileAttr(shown.size, local.mode ?? this.options.fileMode, shown.mtime, uid, gid)
+  }
+
+  /**
+   * A folder's link count, as on ext4: 2 + its sub-folders. A folder never listed has an unknown
+   * count, and answers 1, the usual "not counted" value (find and fts then do not assume that a
+   * folder with nlink 2 has no sub-folder).
+   */
+  private folderLinks(folderId: number): number {
+    const folder = this.store.folder(folderId)
+    if (!folder || folder.listedAt === null) return 1
+    return 2 + this.store.subFolders(folderId).length
+  }
+
+  /** The orphan libfuse knows under this path's hidden name, if it is one. */
+  private orphanAt(path: string): Orphan | undefined {
+    const name = lastName(path)
+    return isFuseHiddenName(name) ? this.orphans.hidden(name) : undefined
+  }
+
+  private orphanAttr(orphan: Orphan): Attr {
+    let size = orphan.size
+    let mtime = orphan.mtime
+    if (orphan.local) {
+      try {
+        size = this.spool.size(orphan.local.spoolPath)
+      } catch {
+        // Its last descriptor is closing.
+      }
+      mtime = this.locals.liveMtime(orphan.local.localId) ?? mtime
+    }
+    return fileAttr(size, orphan.mode ?? this.options.fileMode, mtime, this.options.uid, this.options.gid)
+  }
+
+  /** A new handle on an unlinked file that is still open (a reopen through /proc/PID/fd). */
+  private reopen(orphan: Orphan, path: string, writable: boolean) {
+    if (orphan.local) return this.locals.detachedHandle(path, orphan, writable)
+    if (!orphan.remoteUrl) throw fsError('ENOENT', `${path} was unlinked`)
+    return {
+      kind: 'remote' as const, path, writable, folderId: orphan.folderId, name: lastName(path), orphan,
+      file: { url: orphan.remoteUrl, id: fileIdFromUrl(orphan.remoteUrl), size: orphan.size, password: orphan.password },
+      stream: this.reader.newStream(),
+    }
   }
 
   private attrsKey(entry: Entry): string {
@@ -408,7 +498,16 @@ export class FichierFs {
   }
 }
 
-function fileAttr(size: number, mode: number, time: Date, uid: number, gid: number): Attr {
+function fileAttr(size: number, mode: number, time: number, uid: number, gid: number): Attr {
   return { mode: 0o100000 | mode, size, nlink: 1, uid, gid, mtime: time, atime: time, ctime: time, blocks: Math.ceil(size / 512), blksize: 131072 }
 }
 
+function lastName(path: string): string {
+  return splitPath(path).at(-1) ?? ''
+}
+
+function sameEntry(a: Entry, b: Entry): boolean {
+  if (a.kind === 'local' && b.kind === 'local') return a.local.id === b.local.id
+  if (a.kind === 'remote' && b.kind === 'remote') return a.file.url === b.file.url
+  return false
+}

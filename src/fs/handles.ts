@@ -4,8 +4,12 @@
  * A handle on a remote file reads through the RemoteReader; a handle on a local file (being
  * written, or waiting to upload) works on its spool file. A remote handle opened for writing
  * becomes a local one, under the same number, at its first change (local-files.ts).
+ *
+ * A handle whose file was unlinked (or replaced by a rename) keeps working until it is closed;
+ * it then carries the `orphan` it belongs to (orphans.ts).
  */
 import { fsError } from './errors.js'
+import type { Orphan } from './orphans.js'
 import type { ReadStream, RemoteFileRef } from './reader.js'
 
 export interface RemoteHandle {
@@ -16,6 +20,7 @@ export interface RemoteHandle {
   writable: boolean
   folderId: number
   name: string
+  orphan?: Orphan
 }
 
 export interface LocalHandle {
@@ -24,6 +29,7 @@ export interface LocalHandle {
   localId: number
   spoolPath: string | null
   writable: boolean
+  orphan?: Orphan
 }
 
 export type Handle = RemoteHandle | LocalHandle
