@@ -10,6 +10,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEmulator, type Emulator } from '../../src/emulator/index.js'
+import { expectNoFloods } from '../support/checks.js'
 import { BIN, mountFichfs, removeDir, run, stopAllMounts, tempDir } from '../support/mount.js'
 import { at, cliDirs, cliEnv, fichfs, ok, type CliDirs } from './helpers.js'
 
@@ -26,10 +27,12 @@ describe('options given twice', () => {
 
   afterAll(async () => {
     await stopAllMounts()
-    const floods = emu.stats().floods.total
-    await emu.close()
-    for (const dir of [emu.dataDir, dirs.root]) await removeDir(dir)
-    expect(floods).toBe(0)
+    try {
+      expectNoFloods(emu)
+    } finally {
+      await emu.close()
+      for (const dir of [emu.dataDir, dirs.root]) await removeDir(dir)
+    }
   })
 
   it('account commands (info, ls, upload) take the last --cache-dir, --to, --dir-cache-time', async () => {
@@ -51,8 +54,9 @@ describe('options given twice', () => {
   })
 
   it('mount takes the last --cache-dir and --upload-attempts', async () => {
+    // The cache of the runs above: its pacer knows their calls (one listing per folder per 30 s).
     const first = join(dirs.root, 'mount-first')
-    const last = join(dirs.root, 'mount-last')
+    const last = join(dirs.root, 'last-cache')
     const mount = await mountFichfs(emu, { cacheDir: first, env, args: ['--cache-dir', last, '--upload-attempts', '3', '--upload-attempts', '5'] })
     try {
       expect(await run(`ls ${mount.mountpoint}`)).toBe('a.txt\nb.txt\n')
