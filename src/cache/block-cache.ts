@@ -31,20 +31,29 @@ export interface BlockCacheOptions {
   diskBytes?: number
 }
 
+/**
+ * Blocks that reads needed, by where they came from: `hits` from memory (read before),
+ * `readAheadHits` fetched ahead of the reader (in memory or still arriving), `diskHits` from the
+ * disk tier, `misses` downloaded for the read itself.
+ */
 export interface BlockCacheStats {
   hits: number
+  readAheadHits: number
   diskHits: number
   misses: number
   memoryBytes: number
   diskBytes: number
 }
 
+/** Where a block a read needed came from (the reader knows; the cache counts). */
+export type BlockSource = 'memory' | 'readAhead' | 'fetched'
+
 export class BlockCache {
   readonly blockSize: number
   private readonly memory: LRUCache<string, Block>
   private readonly disk?: LRUCache<string, number>
   private readonly diskDir?: string
-  private readonly counters = { hits: 0, diskHits: 0, misses: 0 }
+  private readonly counters = { hits: 0, readAheadHits: 0, diskHits: 0, misses: 0 }
   private readonly writes = new Set<Promise<void>>()
 
   constructor(options: BlockCacheOptions) {
@@ -71,9 +80,16 @@ export class BlockCache {
     return `${fileId}:${index}`
   }
 
-  /** A block from memory only (synchronous, for the hot path). */
+  /** A block from memory only (synchronous, for the hot path; the caller counts it, see count). */
   peek(fileId: string, index: number): Block | undefined {
     return this.memory.get(BlockCache.key(fileId, index))
+  }
+
+  /** Count a block a read needed that did not come through get() (which counts its own). */
+  count(source: BlockSource): void {
+    if (source === 'memory') this.counters.hits++
+    else if (source === 'readAhead') this.counters.readAheadHits++
+    else this.counters.misses++
   }
 
   has(fileId: string, index: number): boolean {
@@ -81,7 +97,7 @@ export class BlockCache {
     return this.memory.has(key) || (this.disk?.has(key) ?? false)
   }
 
-  /** A block from memory, else from disk (promoted to memory), else undefined. */
+  /** A block from memory, else from disk (promoted to memory), else undefined (counted). */
   async get(fileId: string, index: number): Promise<Block | undefined> {
     const key = BlockCache.key(fileId, index)
     const inMemory = this.memory.get(key)

@@ -20,6 +20,9 @@
  *                it came from, when, why (src/fs/trash.ts); a journal table, never dropped
  *   changes      file URLs and folder keys changed lately by any fichfs process of the account,
  *                so that a listing requested before a change does not undo it in the cache
+ *   unlinked_open  remote files unlinked while a program still had them open: deleted from
+ *                1fichier at their last close, or at the next mount after a crash
+ *   listing_caps folders whose last listing hit 1fichier's 5,000-result cap (it is partial)
  *
  * The schema version is in `user_version`: a format change drops and refills the cache (the
  * journal tables are kept through a migration instead; see migrate()).
@@ -137,11 +140,37 @@ export interface FileInput {
   passwordProtected?: boolean
 }
 
-/** How a duplicate gets its distinct, stable name: `name (id).ext`. */
+/** Longest name a lookup takes (NAME_MAX, in UTF-8 bytes), as on ext4. */
+export const NAME_MAX_BYTES = 255
+
+/**
+ * How a duplicate gets its distinct, stable name: `name (id).ext`. The stem is shortened if
+ * need be so that the result stays within NAME_MAX_BYTES: a name the kernel can look up.
+ */
 export function decorateDuplicate(name: string, id: string): string {
   const dot = name.lastIndexOf('.')
-  if (dot > 0 && dot < name.length - 1 && name.length - dot <= 10) return `${name.slice(0, dot)} (${id})${name.slice(dot)}`
-  return `${name} (${id})`
+  const hasExtension = dot > 0 && dot < name.length - 1 && name.length - dot <= 10
+  const stem = hasExtension ? name.slice(0, dot) : name
+  const tail = ` (${id})${hasExtension ? name.slice(dot) : ''}`
+  return `${cutToBytes(stem, NAME_MAX_BYTES - Buffer.byteLength(tail))}${tail}`
+}
+
+function cutToBytes(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text
+  let out = ''
+  for (const char of text) {
+    if (Buffer.byteLength(out + char) > maxBytes) break
+    out += char
+  }
+  return out
+}
+
+/**
+ * A stored time: milliseconds, kept to the microsecond (what a double holds exactly for a
+ * present-day date). Rounding, so that storing a stored time again changes nothing.
+ */
+export function toStoredTime(ms: number): number {
+  return Math.round(ms * 1000) / 1000
 }
 
 /**
@@ -209,6 +238,8 @@ export class MetadataStore {
       CREATE INDEX IF NOT EXISTS trash_path ON trash(path);
       CREATE INDEX IF NOT EXISTS trash_url ON trash(url);
       CREATE TABLE IF NOT EXISTS changes (key TEXT PRIMARY KEY, at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS unlinked_open (url TEXT PRIMARY KEY, folder_id INTEGER NOT NULL, created_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS listing_caps (folder_id INTEGER PRIMARY KEY, listed INTEGER NOT NULL, counted INTEGER, at INTEGER NOT NULL);
     `)
     const version = this.db.pragma('user_version', { simple: true }) as number
     if (version === SCHEMA_VERSION) return
@@ -330,28 +361,32 @@ export class MetadataStore {
    * `ours` names the file URLs and folder keys (folderKey) that this process changed after the
    * listing was requested: for those the cache is newer than the listing and is kept.
    */
-  applyListing(folderId: number, folders: FolderInput[], files: FileInput[] | undefined, listedAt: number, ours: Set<string> = new Set()): void {
+  applyListing(folderId: number, folders: FolderInput[], files: FileInput[] | undefined, listedAt: number, ours: Set<string> = new Set(), partial = false): void {
     const run = this.db.transaction(() => {
       const keep = new Set(folders.map((folder) => folder.id))
-      for (const old of this.subFolders(folderId)) {
+      // A partial listing (1fichier's result cap) says nothing of what it left out.
+      for (const old of partial ? [] : this.subFolders(folderId)) {
         if (!keep.has(old.id) && !ours.has(folderKey(old.id))) this.forgetFolderTree(old.id)
       }
       for (const folder of folders) {
         if (ours.has(folderKey(folder.id))) continue
         this.statements.upsertFolder.run({ id: folder.id, parentId: folderId, name: folder.name, createdAt: folder.createdAt ?? null, listedAt: null })
       }
-      if (files) this.replaceFiles(folderId, files, ours)
+      if (files) this.replaceFiles(folderId, files, ours, partial)
       this.statements.setListed.run(listedAt, folderId)
     })
     run()
   }
 
-  /** Replace a folder's files (after file/ls or folder/ls), recomputing display names. */
-  replaceFiles(folderId: number, files: FileInput[], ours: Set<string> = new Set()): void {
+  /**
+   * Replace a folder's files (after file/ls or folder/ls), recomputing display names. With
+   * `partial` (the listing hit the service's cap), files known before and not listed are kept.
+   */
+  replaceFiles(folderId: number, files: FileInput[], ours: Set<string> = new Set(), partial = false): void {
     const run = this.db.transaction(() => {
       const previous = this.statements.files.all(folderId) as RawFile[]
       const listed = new Set(files.map((file) => file.url))
-      const kept: FileInput[] = previous.filter((row) => ours.has(row.url) && !listed.has(row.url)).map(toFileRow).map(fileInputOf)
+      const kept: FileInput[] = previous.filter((row) => (partial || ours.has(row.url)) && !listed.has(row.url)).map(toFileRow).map(fileInputOf)
       const incoming = files.filter((file) => !ours.has(file.url))
       this.statements.deleteFilesOfFolder.run(folderId)
       const all = [...incoming, ...kept, ...previous.filter((row) => ours.has(row.url) && listed.has(row.url)).map(toFileRow).map(fileInputOf)]
@@ -377,6 +412,7 @@ export class MetadataStore {
     for (const child of this.subFolders(id)) this.forgetFolderTree(child.id)
     this.statements.deleteFilesOfFolder.run(id)
     this.statements.deleteFolder.run(id)
+    this.clearListingCap(id)
   }
 
   markListed(id: number, at: number | null): void {
@@ -444,7 +480,7 @@ export class MetadataStore {
   }
 
   setAttrs(key: string, attrs: StoredAttrs): void {
-    this.statements.setAttrs.run({ key, mtime: attrs.mtime === undefined ? null : Math.round(attrs.mtime), mode: attrs.mode ?? null })
+    this.statements.setAttrs.run({ key, mtime: attrs.mtime === undefined ? null : toStoredTime(attrs.mtime), mode: attrs.mode ?? null })
   }
 
   /** A file's URL changed (a move or rename may change it): its local facts follow. */
@@ -614,6 +650,41 @@ export class MetadataStore {
 
   pruneChanges(before: number): void {
     this.statements.pruneChanges.run(before)
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Remote files unlinked while open (deleted from 1fichier at their last close)
+
+  addUnlinkedOpen(url: string, folderId: number): void {
+    this.db.prepare('INSERT OR REPLACE INTO unlinked_open (url, folder_id, created_at) VALUES (?, ?, ?)').run(url, folderId, Date.now())
+  }
+
+  unlinkedOpen(): Array<{ url: string; folderId: number }> {
+    return this.db.prepare('SELECT url, folder_id AS folderId FROM unlinked_open ORDER BY created_at').all() as Array<{ url: string; folderId: number }>
+  }
+
+  isUnlinkedOpen(url: string): boolean {
+    return this.db.prepare('SELECT 1 FROM unlinked_open WHERE url = ?').get(url) !== undefined
+  }
+
+  removeUnlinkedOpen(url: string): void {
+    this.db.prepare('DELETE FROM unlinked_open WHERE url = ?').run(url)
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Folders whose last listing hit the service's result cap
+
+  /** `listed`: results the listing had; `counted`: the folder's file count as 1fichier gave it. */
+  setListingCap(folderId: number, listed: number, counted: number | undefined): void {
+    this.db.prepare('INSERT OR REPLACE INTO listing_caps (folder_id, listed, counted, at) VALUES (?, ?, ?, ?)').run(folderId, listed, counted ?? null, Date.now())
+  }
+
+  clearListingCap(folderId: number): void {
+    this.db.prepare('DELETE FROM listing_caps WHERE folder_id = ?').run(folderId)
+  }
+
+  listingCaps(): Array<{ folderId: number; listed: number; counted: number | null; at: number }> {
+    return this.db.prepare('SELECT folder_id AS folderId, listed, counted, at FROM listing_caps ORDER BY folder_id').all() as Array<{ folderId: number; listed: number; counted: number | null; at: number }>
   }
 
   // -------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  * and turns errors into one readable message with a hint (the key never appears: every
  * message goes through the secret scrubber).
  */
-import yargs from 'yargs'
+import yargs, { type MiddlewareFunction } from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { scrubSecrets } from '../log.js'
 import { demoCommand } from './commands/demo.js'
@@ -34,11 +34,27 @@ function fail(error: unknown): void {
   else process.exit(1)
 }
 
+/**
+ * An option given twice takes its last value (`--cache-dir A --cache-dir B` is B), the usual rule
+ * of command lines, instead of reaching a command as an array it does not expect. Options and
+ * positionals declared as lists (`fichfs upload FILES...`) keep every value. (yargs'
+ * `duplicate-arguments-array: false` would do the first but break the second.)
+ */
+function lastValueWins(argv: Record<string, unknown>, parser: { getOptions(): { array: string[] } }): void {
+  const lists = new Set(parser.getOptions().array)
+  for (const [key, value] of Object.entries(argv)) {
+    if (key === '_' || key === '$0' || !Array.isArray(value) || lists.has(key)) continue
+    argv[key] = value.at(-1)
+  }
+}
+
 async function main(): Promise<void> {
   const argv = hideBin(process.argv)
   refuseKeyArguments(argv)
   await yargs(argv)
     .scriptName('fichfs')
+    // yargs calls middleware with the parser as a second argument (its types omit it).
+    .middleware(lastValueWins as unknown as MiddlewareFunction, true)
     .usage('$0 <command> [options]\n\nUse a 1fichier.com account like a local folder.')
     .command(mountCommand)
     .command(unmountCommand)

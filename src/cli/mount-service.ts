@@ -127,6 +127,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     reader: { ...fs.reader.stats(), ...client.downloadStats() },
     writes: fs.writeStats(),
     listings: fs.namespace.listingCalls,
+    listingCaps: fs.namespace.cappedFolders(),
     metadata: { ...fs.namespace.counters },
     cacheDir: settings.cacheDir,
     account: store.getFact('account')?.value,

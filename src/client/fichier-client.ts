@@ -123,6 +123,7 @@ export class FichierClient {
       name: decodeName(String(answer.name ?? '')),
       folders: (answer.sub_folders ?? []).map(toRemoteFolder),
       files: Array.isArray(answer.items) ? answer.items.map(toRemoteFile) : undefined,
+      fileCount: toNumber(answer.files),
     }
   }
 

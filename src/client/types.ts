@@ -33,6 +33,8 @@ export interface FolderListing {
   folders: RemoteFolder[]
   /** Undefined when the answer had no `items` (the service ignored `files:1`). */
   files?: RemoteFile[]
+  /** The folder's own count of its files (`files`), when the answer has one. */
+  fileCount?: number
 }
 
 export interface FileDetails extends RemoteFile {

@@ -165,8 +165,8 @@ export interface FolderLsResponse extends StatusEnvelope {
   create_date?: ApiDate
   pass?: Flag
   shared?: string
-  /** Total bytes of the files directly in the folder. */
-  size?: number
+  /** Total bytes of the files directly in the folder; `null` for the root (public capture). */
+  size?: number | null
   /** Number of files directly in the folder (a count, unlike the request's `files` flag). */
   files?: number
   /** The doc is unsure whether an empty list is `[]` or omitted. */

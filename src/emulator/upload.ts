@@ -117,12 +117,15 @@ async function store(ctx: EmulatorContext, upload: ParsedUpload): Promise<EndPlL
   const folderId = ctx.account.folder(requested) ? requested : ROOT_FOLDER_ID
   const dpass = upload.fields.get('dpass') || null
   const links: EndPlLink[] = []
+  // Summed over the whole account once per request, not once per part (500 parts per request).
+  let used = ctx.account.usedBytes()
   for (const part of upload.parts) {
     if (!('staged' in part)) continue
-    if (ctx.account.usedBytes() + part.staged.size > ctx.config.quotaBytes) {
+    if (used + part.staged.size > ctx.config.quotaBytes) {
       await discardStaged(part.staged)
       continue
     }
+    used += part.staged.size
     const file = await ctx.account.addFile(folderId, part.filename, part.staged, dpass)
     ctx.stats.data.upload.files += 1
     ctx.stats.data.upload.bytes += file.size

@@ -11,10 +11,11 @@
  *     answers (nothing is re-listed to see one's own change);
  *   - mtimes and permission bits set by programs are kept locally (1fichier stores neither);
  *   - with the trash on, what is deleted goes to the trash folder (trash.ts), and `.Trash-<uid>`
- *     at the root is the desktop's view of it (trash-view.ts).
+ *     at the root is the desktop's view of it (trash-view.ts);
+ *   - a file unlinked while open keeps working through its open handles (orphans.ts).
  */
 import type { BlockCache } from '../cache/block-cache.js'
-import { folderKey, type LocalFileRow, type MetadataStore } from '../cache/metadata-store.js'
+import { folderKey, toStoredTime, type LocalFileRow, type MetadataStore } from '../cache/metadata-store.js'
 import { LIMITS } from '../client/wire.js'
 import { encodeForService } from '../client/names.js'
 import { fileIdFromUrl } from '../client/ids.js'
@@ -25,7 +26,8 @@ import { Deletions, type DeletionRemote } from './deletions.js'
 import { fsError } from './errors.js'
 import { HandleTable, type RemoteHandle } from './handles.js'
 import { LocalFiles } from './local-files.js'
-import { Namespace, type Entry } from './namespace.js'
+import { Namespace, splitPath, type Entry } from './namespace.js'
+import { isFuseHiddenName, Orphans, type Orphan } from './orphans.js'
 import { RemoteReader, type DownloadSource, type ReaderOptions } from './reader.js'
 import { Renames, type RenameRemote } from './renames.js'
 import { Spool } from './spool.js'
@@ -49,12 +51,16 @@ export interface Attr {
   nlink: number
   uid: number
   gid: number
-  mtime: Date
-  atime: Date
-  ctime: Date
+  /** Times in milliseconds since the epoch, with a fraction down to the microsecond. */
+  mtime: number
+  atime: number
+  ctime: number
   blocks: number
   blksize: number
 }
+
+/** What utimens asks for the mtime: a time (ms, to the microsecond), now, or leave it. */
+export type TimeChange = number | 'now' | 'omit'
 
 export interface StatFs {
   bsize: number
@@ -108,6 +114,7 @@ export class FichierFs {
   private readonly deletions: Deletions
   private readonly renames: Renames
   private readonly xattrs: Xattrs
+  private readonly orphans: Orphans
   private readonly writeCounters = { calls: 0, bytes: 0 }
   private readonly mountedAt = new Date()
   private quotaRefresh?: Promise<AccountInfo | undefined>
@@ -131,6 +138,7 @@ export class FichierFs {
     this.locals.attach(this.uploader)
     this.renames = new Renames(remote, store, this.namespace, this.locals, this.deletions, this.uploader)
     this.xattrs = new Xattrs(remote, store, this.namespace, () => this.checkWritable())
+    this.orphans = new Orphans(store, this.handles, this.locals, this.deletions, this.spool, log)
     if (this.trash) {
       this.trashView = new TrashView<Attr>(options.uid, this.trash, store, this.namespace, this.deletions, this.renames, this.locals, this.uploader, {
         attrOf: (entry) => this.attrOf(entry),
@@ -147,6 +155,8 @@ export class FichierFs {
    * many files are pending.
    */
   start(): number {
+    // Files unlinked while open when an earlier run stopped: their deletion is due.
+    void this.orphans.recover().catch((error: unknown) => this.log?.warn({ err: (error as Error).message }, 'could not finish deletions of files unlinked while open'))
     const pending = this.uploader.recover()
     // A read-only mount changes nothing on the account, old trash entries included.
     const retentionMs = this.options.readOnly ? 0 : (this.trash?.options.retentionMs ?? 0)
@@ -191,13 +201,26 @@ export class FichierFs {
   async getattr(path: string): Promise<Attr> {
     const trash = this.inTrashView(path)
     if (trash) return trash.view.getattr(trash.at)
+    const orphan = this.orphanAt(path)
+    if (orphan) return this.orphanAttr(orphan)
     return this.attrOf(await this.namespace.resolve(path))
   }
 
   async readdir(path: string): Promise<{ names: string[]; attrs: Attr[] }> {
     const trash = this.inTrashView(path)
-    if (trash) return trash.view.readdir(trash.at)
-    return this.listFolder((await this.namespace.resolveFolder(path)).id)
+    if (trash) {
+      const listed = await trash.view.readdir(trash.at)
+      const self = await trash.view.getattr(trash.at)
+      return { names: ['.', '..', ...listed.names], attrs: [self, self, ...listed.attrs] }
+    }
+    const folder = await this.namespace.resolveFolder(path)
+    const listed = await this.listFolder(folder.id)
+    // `.` and `..` first, as every Linux filesystem lists them.
+    const parent = folder.parentId === null ? folder : this.store.folder(folder.parentId) ?? folder
+    return {
+      names: ['.', '..', ...listed.names],
+      attrs: [this.attrOf({ kind: 'folder', folder }), this.attrOf({ kind: 'folder', folder: parent }), ...listed.attrs],
+    }
   }
 
   /** A folder's entries with their attributes (also a folder in the trash, for the trash view). */
@@ -265,6 +288,8 @@ export class FichierFs {
       if (opened.entry.kind === 'remote') return this.handles.add(this.remoteHandle(path, opened.entry, false))
       return this.handles.add(this.locals.handle(path, opened.entry.local, false))
     }
+    const orphan = this.orphanAt(path)
+    if (orphan) return this.handles.add(this.reopen(orphan, path, writable))
     const entry = await this.namespace.resolve(path)
     if (entry.kind === 'folder') throw fsError('EISDIR', `${path} is a folder`)
     if (entry.kind === 'remote') {
@@ -291,8 +316,8 @@ export class FichierFs {
     this.checkWritable()
     const trash = this.inTrashView(path)
     if (trash) return this.handles.add(trash.view.create(trash.at, path))
+    this.checkName(lastName(path), 'file')
     const { parent, name } = await this.namespace.parentOf(path)
-    this.checkName(name, 'file')
     this.checkNotReserved(parent.id, name)
     const existing = this.namespace.entryIn(parent.id, name)
     if (existing?.kind === 'folder') throw fsError('EISDIR', `${path} is a folder`)
@@ -307,7 +332,15 @@ export class FichierFs {
   /** The bytes at `position`, as a list of buffers (fewer than `length` bytes: end of file). */
   async read(fh: number, length: number, position: number): Promise<Buffer[]> {
     const handle = this.handles.get(fh)
-    if (handle.kind === 'remote') return this.reader.read(handle.file, handle.stream, position, length)
+    if (handle.kind === 'remote') {
+      try {
+        return await this.reader.read(handle.file, handle.stream, position, length)
+      } catch (error) {
+        // Deleted from 1fichier by someone else (a listing over the cap cannot show that): forget it.
+        if ((error as { errno?: string }).errno === 'ENOENT' && !handle.orphan && this.store.fileByUrl(handle.file.url)) this.deletions.forgetFile(handle.file.url)
+        throw error
+      }
+    }
     if (handle.kind === 'trash-info') return (this.trashView as TrashView<Attr>).read(handle, length, position)
     if (!handle.spoolPath) return []
     return [await this.spool.read(handle.spoolPath, position, length)]
@@ -353,8 +386,9 @@ export class FichierFs {
     const handle = this.handles.find(fh)
     if (!handle) return
     this.handles.delete(fh)
+    if (handle.kind === 'trash-info') return this.trashView?.release(handle)
     if (handle.kind === 'local') await this.locals.release(handle)
-    if (handle.kind === 'trash-info') this.trashView?.release(handle)
+    if (handle.orphan) await this.orphans.closed(handle.orphan)
   }
 
   // -------------------------------------------------------------------------------------------
@@ -364,8 +398,8 @@ export class FichierFs {
     this.checkWritable()
     const trash = this.inTrashView(path)
     if (trash) return trash.view.mkdir(trash.at)
+    this.checkName(lastName(path), 'folder')
     const { parent, name } = await this.namespace.parentOf(path)
-    this.checkName(name, 'folder')
     this.checkNotReserved(parent.id, name)
     if (this.namespace.entryIn(parent.id, name)) throw fsError('EEXIST', `${path} exists`)
     const folder = await this.remote.mkdir(parent.id, name)
@@ -383,6 +417,8 @@ export class FichierFs {
     if (entry.folder.id === 0) throw fsError('EBUSY', 'the root of the mount cannot be removed')
     const view = await this.namespace.view(entry.folder.id)
     if (view.folders.length + view.remote.length + view.local.length > 0) throw fsError('ENOTEMPTY', `${path} is not empty`)
+    // `rm -rf` of a folder with a file still open in it: 1fichier takes only an empty folder.
+    await this.orphans.flushFolder(entry.folder.id)
     await this.deletions.removeFolder(entry.folder.id)
   }
 
@@ -390,10 +426,11 @@ export class FichierFs {
     this.checkWritable()
     const trash = this.inTrashView(path)
     if (trash) return trash.view.unlink(trash.at)
+    // libfuse unlinks its hidden name after the last close: the orphan is already dealt with.
+    if (this.orphans.releasedHidden(lastName(path))) return
     const entry = await this.namespace.resolve(path)
     if (entry.kind === 'folder') throw fsError('EISDIR', `${path} is a folder`)
-    if (entry.kind === 'remote') return this.deletions.removeFile(entry.file.url)
-    await this.locals.drop(entry.local)
+    await this.orphans.unlink(entry)
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -403,26 +440,45 @@ export class FichierFs {
     if (source || target) return (this.trashView as TrashView<Attr>).rename(from, source?.at, to, target?.at)
     const { parent, name } = await this.namespace.parentOf(to)
     this.checkNotReserved(parent.id, name)
+    const entry = await this.namespace.resolve(from)
+    if (entry.kind !== 'folder' && isFuseHiddenName(name) && this.orphans.handlesOf(entry).length > 0) {
+      // libfuse hides a file unlinked while open under this name: it is the unlink.
+      return this.orphans.unlink(entry, name)
+    }
+    if (entry.kind !== 'folder') {
+      // A file replaced by the rename while open keeps working through its handles.
+      const replaced = this.namespace.entryIn(parent.id, name)
+      if (replaced && replaced.kind !== 'folder' && !sameEntry(entry, replaced) && this.orphans.handlesOf(replaced).length > 0) await this.orphans.unlink(replaced)
+    }
     await this.renames.rename(from, to)
   }
 
   // -------------------------------------------------------------------------------------------
   // Attributes set by programs
 
-  async utimens(path: string, mtime: Date): Promise<void> {
+  /** Only the mtime is kept (atime is shown equal to it); `omit` leaves it, as `touch -a` wants. */
+  async utimens(path: string, mtime: TimeChange): Promise<void> {
     this.checkWritable()
     const trash = this.inTrashView(path)
     if (trash) return trash.view.touchAttrs(trash.at)
-    const entry = await this.namespace.resolve(path)
-    const ms = mtime.getTime()
-    if (entry.kind === 'local') this.locals.setMtime(entry.local.id, ms)
-    else this.store.setAttrs(this.attrsKey(entry), { mtime: ms })
+    const orphan = this.orphanAt(path)
+    const entry = orphan ? undefined : await this.namespace.resolve(path)
+    if (mtime === 'omit') return
+    const ms = toStoredTime(mtime === 'now' ? Date.now() : mtime)
+    if (orphan) orphan.mtime = ms
+    else if (entry?.kind === 'local') this.locals.setMtime(entry.local.id, ms)
+    else if (entry) this.store.setAttrs(this.attrsKey(entry), { mtime: ms })
   }
 
   async chmod(path: string, mode: number): Promise<void> {
     this.checkWritable()
     const trash = this.inTrashView(path)
     if (trash) return trash.view.touchAttrs(trash.at)
+    const orphan = this.orphanAt(path)
+    if (orphan) {
+      orphan.mode = mode & 0o7777
+      return
+    }
     const entry = await this.namespace.resolve(path)
     if (entry.kind === 'local') this.store.updateLocalFile(entry.local.id, { mode: mode & 0o7777 })
     else this.store.setAttrs(this.attrsKey(entry), { mode: mode & 0o7777 })
@@ -476,22 +532,64 @@ export class FichierFs {
     const { uid, gid } = this.options
     if (entry.kind === 'folder') {
       const stored = this.store.attrs(folderKey(entry.folder.id))
-      const time = new Date(stored.mtime ?? entry.folder.createdAt ?? this.mountedAt.getTime())
-      return this.folderAttr(stored.mode ?? this.options.dirMode, time)
+      const time = stored.mtime ?? entry.folder.createdAt ?? this.mountedAt.getTime()
+      return this.folderAttr(stored.mode ?? this.options.dirMode, time, this.folderLinks(entry.folder.id))
     }
     if (entry.kind === 'remote') {
       const stored = this.store.attrs(entry.file.url)
-      const time = new Date(stored.mtime ?? entry.file.uploadedAt ?? this.mountedAt.getTime())
+      const time = stored.mtime ?? entry.file.uploadedAt ?? this.mountedAt.getTime()
       return fileAttr(entry.file.size, stored.mode ?? this.options.fileMode, time, uid, gid)
     }
     const local: LocalFileRow = entry.local
     const shown = this.locals.shown(local)
-    return fileAttr(shown.size, local.mode ?? this.options.fileMode, new Date(shown.mtime), uid, gid)
+    return fileAttr(shown.size, local.mode ?? this.options.fileMode, shown.mtime, uid, gid)
   }
 
-  private folderAttr(mode: number, time: Date): Attr {
+  /** A folder's attributes; `nlink` 2 unless its link count is known (folderLinks). */
+  private folderAttr(mode: number, time: number, nlink = 2): Attr {
     const { uid, gid } = this.options
-    return { mode: 0o40000 | mode, size: 4096, nlink: 2, uid, gid, mtime: time, atime: time, ctime: time, blocks: 8, blksize: 4096 }
+    return { mode: 0o40000 | mode, size: 4096, nlink, uid, gid, mtime: time, atime: time, ctime: time, blocks: 8, blksize: 4096 }
+  }
+  /**
+   * A folder's link count, as on ext4: 2 + its sub-folders. A folder never listed has an unknown
+   * count, and answers 1, the usual "not counted" value (find and fts then do not assume that a
+   * folder with nlink 2 has no sub-folder).
+   */
+  private folderLinks(folderId: number): number {
+    const folder = this.store.folder(folderId)
+    if (!folder || folder.listedAt === null) return 1
+    return 2 + this.store.subFolders(folderId).length
+  }
+
+  /** The orphan libfuse knows under this path's hidden name, if it is one. */
+  private orphanAt(path: string): Orphan | undefined {
+    const name = lastName(path)
+    return isFuseHiddenName(name) ? this.orphans.hidden(name) : undefined
+  }
+
+  private orphanAttr(orphan: Orphan): Attr {
+    let size = orphan.size
+    let mtime = orphan.mtime
+    if (orphan.local) {
+      try {
+        size = this.spool.size(orphan.local.spoolPath)
+      } catch {
+        // Its last descriptor is closing.
+      }
+      mtime = this.locals.liveMtime(orphan.local.localId) ?? mtime
+    }
+    return fileAttr(size, orphan.mode ?? this.options.fileMode, mtime, this.options.uid, this.options.gid)
+  }
+
+  /** A new handle on an unlinked file that is still open (a reopen through /proc/PID/fd). */
+  private reopen(orphan: Orphan, path: string, writable: boolean) {
+    if (orphan.local) return this.locals.detachedHandle(path, orphan, writable)
+    if (!orphan.remoteUrl) throw fsError('ENOENT', `${path} was unlinked`)
+    return {
+      kind: 'remote' as const, path, writable, folderId: orphan.folderId, name: lastName(path), orphan,
+      file: { url: orphan.remoteUrl, id: fileIdFromUrl(orphan.remoteUrl), size: orphan.size, password: orphan.password },
+      stream: this.reader.newStream(),
+    }
   }
 
   private attrsKey(entry: Entry): string {
@@ -526,7 +624,16 @@ export class FichierFs {
   }
 }
 
-function fileAttr(size: number, mode: number, time: Date, uid: number, gid: number): Attr {
+function fileAttr(size: number, mode: number, time: number, uid: number, gid: number): Attr {
   return { mode: 0o100000 | mode, size, nlink: 1, uid, gid, mtime: time, atime: time, ctime: time, blocks: Math.ceil(size / 512), blksize: 131072 }
 }
 
+function lastName(path: string): string {
+  return splitPath(path).at(-1) ?? ''
+}
+
+function sameEntry(a: Entry, b: Entry): boolean {
+  if (a.kind === 'local' && b.kind === 'local') return a.local.id === b.local.id
+  if (a.kind === 'remote' && b.kind === 'remote') return a.file.url === b.file.url
+  return false
+}

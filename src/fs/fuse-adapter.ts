@@ -8,12 +8,30 @@
  *     ignores late results, so a read buffer is never touched after its reply;
  *   - mount options it lacks (big_writes, ...) ride in `fsname`, which it passes unescaped;
  *   - `force: true` clears a stale mount ("Transport endpoint is not connected") first;
- *   - utimens gets the right mtime only with the rebuilt addon (scripts/patch-fuse-native.mjs).
+ *   - the rebuilt addon (scripts/patch-fuse-native.mjs) gives utimens both times as {sec, nsec}
+ *     (UTIME_NOW / UTIME_OMIT included), takes stat times with their sub-millisecond part, and
+ *     passes a null path for an open file whose folder was removed: operations on a handle
+ *     carry on with it, operations on a path answer ENOENT.
  */
 import Fuse from 'fuse-native'
 import type { Logger } from '../log.js'
-import { ERRNO, toErrno } from './errors.js'
-import type { FichierFs } from './fichier-fs.js'
+import { ERRNO, fsError, toErrno } from './errors.js'
+import type { FichierFs, TimeChange } from './fichier-fs.js'
+
+/** tv_nsec values of utimensat(2). */
+const UTIME_NOW = (1 << 30) - 1
+const UTIME_OMIT = (1 << 30) - 2
+
+/** A time as the binding gives it: {sec, nsec} (patched addon) or milliseconds (prebuilt). */
+type FuseTime = number | { sec: number; nsec: number }
+
+export function toTimeChange(time: FuseTime): TimeChange {
+  if (typeof time === 'number') return time
+  if (time.nsec === UTIME_OMIT) return 'omit'
+  if (time.nsec === UTIME_NOW) return 'now'
+  // Whole microseconds first (exact integers), as a coarser filesystem truncates a finer time.
+  return (time.sec * 1_000_000 + Math.floor(time.nsec / 1000)) / 1000
+}
 
 export interface FuseMountOptions {
   mountpoint: string
@@ -73,40 +91,46 @@ export function createFuseOps(fs: FichierFs, log: Logger, timeouts: Record<strin
   type Cb = (code: number, ...values: unknown[]) => void
   const ok = (cb: Cb) => () => cb(0)
   const value = (cb: Cb) => (result: unknown) => cb(0, result)
+  /** Paths are null only for a file libfuse cannot name any more (its folder was removed). */
+  type Path = string | null
+  const named = <T>(path: Path, work: (path: string) => Promise<T>) => () =>
+    path === null ? Promise.reject(fsError('ENOENT', 'no path: its folder was removed')) : work(path)
+  const shown = (path: Path) => path ?? '(removed)'
 
   return {
-    getattr: (path: string, cb: Cb) => run('getattr', path, () => fs.getattr(path), value(cb), cb),
-    readdir: (path: string, cb: Cb) => run('readdir', path, () => fs.readdir(path), (r) => cb(0, r.names, r.attrs), cb),
-    statfs: (path: string, cb: Cb) => run('statfs', path, () => fs.statfs(), value(cb), cb),
-    open: (path: string, flags: number, cb: Cb) => run('open', path, () => fs.open(path, flags), value(cb), cb),
-    create: (path: string, mode: number, cb: Cb) => run('create', path, () => fs.create(path, mode), value(cb), cb),
-    read: (path: string, fh: number, buf: Buffer, length: number, position: number, cb: Cb) =>
-      run('read', path, () => fs.read(fh, length, position), (parts) => cb(copyParts(parts, buf, length)), cb),
+    getattr: (path: Path, cb: Cb) => run('getattr', shown(path), named(path, (p) => fs.getattr(p)), value(cb), cb),
+    readdir: (path: Path, cb: Cb) => run('readdir', shown(path), named(path, (p) => fs.readdir(p)), (r) => cb(0, r.names, r.attrs), cb),
+    statfs: (path: Path, cb: Cb) => run('statfs', shown(path), () => fs.statfs(), value(cb), cb),
+    open: (path: Path, flags: number, cb: Cb) => run('open', shown(path), named(path, (p) => fs.open(p, flags)), value(cb), cb),
+    create: (path: Path, mode: number, cb: Cb) => run('create', shown(path), named(path, (p) => fs.create(p, mode)), value(cb), cb),
+    read: (path: Path, fh: number, buf: Buffer, length: number, position: number, cb: Cb) =>
+      run('read', shown(path), () => fs.read(fh, length, position), (parts) => cb(copyParts(parts, buf, length)), cb),
     // The buffer stays valid until the reply, and writes have no time limit, so the reply
     // always comes after the spool write finished with it: no copy needed.
-    write: (path: string, fh: number, buf: Buffer, length: number, position: number, cb: Cb) =>
-      run('write', path, () => fs.write(fh, buf.subarray(0, length), position), (n) => cb(n), cb),
-    truncate: (path: string, size: number, cb: Cb) => run('truncate', path, () => fs.truncate(path, size), ok(cb), cb),
-    ftruncate: (path: string, fh: number, size: number, cb: Cb) => run('ftruncate', path, () => fs.ftruncate(fh, size), ok(cb), cb),
-    flush: (path: string, fh: number, cb: Cb) => run('flush', path, () => fs.flush(fh), ok(cb), cb),
-    fsync: (path: string, _datasync: number, fh: number, cb: Cb) => run('fsync', path, () => fs.fsync(fh), ok(cb), cb),
-    release: (path: string, fh: number, cb: Cb) => run('release', path, () => fs.release(fh), ok(cb), cb),
-    mkdir: (path: string, mode: number, cb: Cb) => run('mkdir', path, () => fs.mkdir(path, mode), ok(cb), cb),
-    rmdir: (path: string, cb: Cb) => run('rmdir', path, () => fs.rmdir(path), ok(cb), cb),
-    unlink: (path: string, cb: Cb) => run('unlink', path, () => fs.unlink(path), ok(cb), cb),
-    rename: (from: string, to: string, cb: Cb) => run('rename', from, () => fs.rename(from, to), ok(cb), cb),
-    utimens: (path: string, _atime: number, mtime: number, cb: Cb) => run('utimens', path, () => fs.utimens(path, new Date(mtime)), ok(cb), cb),
-    chmod: (path: string, mode: number, cb: Cb) => run('chmod', path, () => fs.chmod(path, mode), ok(cb), cb),
-    chown: (path: string, _uid: number, _gid: number, cb: Cb) => run('chown', path, () => fs.chown(path), ok(cb), cb),
+    write: (path: Path, fh: number, buf: Buffer, length: number, position: number, cb: Cb) =>
+      run('write', shown(path), () => fs.write(fh, buf.subarray(0, length), position), (n) => cb(n), cb),
+    truncate: (path: Path, size: number, cb: Cb) => run('truncate', shown(path), named(path, (p) => fs.truncate(p, size)), ok(cb), cb),
+    ftruncate: (path: Path, fh: number, size: number, cb: Cb) => run('ftruncate', shown(path), () => fs.ftruncate(fh, size), ok(cb), cb),
+    flush: (path: Path, fh: number, cb: Cb) => run('flush', shown(path), () => fs.flush(fh), ok(cb), cb),
+    fsync: (path: Path, _datasync: number, fh: number, cb: Cb) => run('fsync', shown(path), () => fs.fsync(fh), ok(cb), cb),
+    release: (path: Path, fh: number, cb: Cb) => run('release', shown(path), () => fs.release(fh), ok(cb), cb),
+    mkdir: (path: Path, mode: number, cb: Cb) => run('mkdir', shown(path), named(path, (p) => fs.mkdir(p, mode)), ok(cb), cb),
+    rmdir: (path: Path, cb: Cb) => run('rmdir', shown(path), named(path, (p) => fs.rmdir(p)), ok(cb), cb),
+    unlink: (path: Path, cb: Cb) => run('unlink', shown(path), named(path, (p) => fs.unlink(p)), ok(cb), cb),
+    rename: (from: Path, to: string, cb: Cb) => run('rename', shown(from), named(from, (p) => fs.rename(p, to)), ok(cb), cb),
+    utimens: (path: Path, _atime: FuseTime, mtime: FuseTime, cb: Cb) =>
+      run('utimens', shown(path), named(path, (p) => fs.utimens(p, toTimeChange(mtime))), ok(cb), cb),
+    chmod: (path: Path, mode: number, cb: Cb) => run('chmod', shown(path), named(path, (p) => fs.chmod(p, mode)), ok(cb), cb),
+    chown: (path: Path, _uid: number, _gid: number, cb: Cb) => run('chown', shown(path), named(path, (p) => fs.chown(p)), ok(cb), cb),
     // The kernel asks for security.capability before every write: answered at once, no lookup.
-    getxattr: (path: string, name: string, _position: number, cb: Cb) =>
-      name.startsWith('user.') ? run('getxattr', path, () => fs.getxattr(path, name), value(cb), cb) : cb(0, null),
-    listxattr: (path: string, cb: Cb) => run('listxattr', path, () => fs.listxattr(path), value(cb), cb),
-    setxattr: (path: string, name: string, data: Buffer, _position: number, _flags: number, cb: Cb) => {
+    getxattr: (path: Path, name: string, _position: number, cb: Cb) =>
+      name.startsWith('user.') ? run('getxattr', shown(path), named(path, (p) => fs.getxattr(p, name)), value(cb), cb) : cb(0, null),
+    listxattr: (path: Path, cb: Cb) => run('listxattr', shown(path), named(path, (p) => fs.listxattr(p)), value(cb), cb),
+    setxattr: (path: Path, name: string, data: Buffer, _position: number, _flags: number, cb: Cb) => {
       const copy = Buffer.from(data)
-      run('setxattr', path, () => fs.setxattr(path, name, copy), ok(cb), cb)
+      run('setxattr', shown(path), named(path, (p) => fs.setxattr(p, name, copy)), ok(cb), cb)
     },
-    removexattr: (path: string, name: string, cb: Cb) => run('removexattr', path, () => fs.removexattr(path, name), ok(cb), cb),
+    removexattr: (path: Path, name: string, cb: Cb) => run('removexattr', shown(path), named(path, (p) => fs.removexattr(p, name)), ok(cb), cb),
   }
 }
 

@@ -5,8 +5,12 @@
  * written, or waiting to upload) works on its spool file; a handle on a trash info file
  * (trash-view.ts) on its bytes in memory. A remote handle opened for writing
  * becomes a local one, under the same number, at its first change (local-files.ts).
+ *
+ * A handle whose file was unlinked (or replaced by a rename) keeps working until it is closed;
+ * it then carries the `orphan` it belongs to (orphans.ts).
  */
 import { fsError } from './errors.js'
+import type { Orphan } from './orphans.js'
 import type { ReadStream, RemoteFileRef } from './reader.js'
 
 export interface RemoteHandle {
@@ -17,6 +21,7 @@ export interface RemoteHandle {
   writable: boolean
   folderId: number
   name: string
+  orphan?: Orphan
 }
 
 export interface LocalHandle {
@@ -25,6 +30,7 @@ export interface LocalHandle {
   localId: number
   spoolPath: string | null
   writable: boolean
+  orphan?: Orphan
 }
 
 /** An info file of the trash view (.Trash-<uid>/info/NAME): its bytes, kept in memory while open. */

@@ -13,6 +13,7 @@ import type { Deletions } from './deletions.js'
 import { fsError } from './errors.js'
 import type { HandleTable, LocalHandle, RemoteHandle } from './handles.js'
 import type { Namespace } from './namespace.js'
+import type { Orphan } from './orphans.js'
 import type { RemoteReader } from './reader.js'
 import type { Spool } from './spool.js'
 import type { TrashReason } from './trash.js'
@@ -30,6 +31,8 @@ interface LiveLocal {
 export class LocalFiles implements LocalTracker {
   private readonly live = new Map<number, LiveLocal>()
   private uploader!: Uploader
+  /** Ids of local copies of unlinked files: negative, so never a journal row's. */
+  private nextDetachedId = -1
 
   constructor(
     private readonly store: MetadataStore,
@@ -117,6 +120,19 @@ export class LocalFiles implements LocalTracker {
     const live = this.live.get(local.id)
     const size = local.spoolPath && live && live.writers > 0 ? this.spool.size(local.spoolPath) : local.size
     return { size, mtime: live?.mtime ?? local.mtime }
+  }
+
+  /** The mtime of a file being written (its last change), if it has changed since it was opened. */
+  liveMtime(localId: number): number | undefined {
+    return this.live.get(localId)?.mtime
+  }
+
+  /** One more handle on the local copy of an unlinked file (a reopen through /proc/PID/fd). */
+  detachedHandle(path: string, orphan: Orphan, writable: boolean): LocalHandle {
+    const { localId, spoolPath } = orphan.local as NonNullable<Orphan['local']>
+    this.spool.acquire(spoolPath)
+    if (writable) this.liveOf(localId).writers++
+    return { kind: 'local', path, localId, spoolPath, writable, orphan }
   }
 
   setMtime(localId: number, mtime: number): void {
@@ -264,21 +280,14 @@ export class LocalFiles implements LocalTracker {
    * (a write, or a truncate to a non-zero size) editing starts from the current content.
    */
   private async becomeLocal(fh: number, handle: RemoteHandle, download: boolean): Promise<LocalHandle> {
+    if (handle.orphan) return this.becomeDetached(fh, handle, download)
     const existing = this.store.localReplacing(handle.file.url)
     const local = existing ?? this.create(handle.folderId, handle.name, { replacesUrl: handle.file.url, mode: this.store.attrs(handle.file.url).mode ?? null })
     if (!existing && download) {
       const spoolPath = local.spoolPath as string
       this.spool.acquire(spoolPath)
       try {
-        const stream = this.reader.newStream()
-        const chunk = 8 << 20
-        for (let offset = 0; offset < handle.file.size; offset += chunk) {
-          let at = offset
-          for (const part of await this.reader.read(handle.file, stream, offset, chunk)) {
-            await this.spool.write(spoolPath, part, at)
-            at += part.length
-          }
-        }
+        await this.copyInto(handle, spoolPath)
       } catch (error) {
         await this.spool.release(spoolPath)
         this.store.deleteLocalFile(local.id)
@@ -290,5 +299,46 @@ export class LocalFiles implements LocalTracker {
     const swapped = this.handle(handle.path, this.store.localFileById(local.id) as LocalFileRow, true)
     this.handles.replace(fh, swapped)
     return swapped
+  }
+
+  /**
+   * An uploaded file unlinked while open gets its first change: its content goes to a spool
+   * file that is unlinked at once (open descriptors keep it) and has no journal row, so it is
+   * never uploaded and nothing of it survives a crash. Every handle of the orphan shares it; the
+   * orphan holds one reference of its own until its last close (orphans.ts).
+   */
+  private async becomeDetached(fh: number, handle: RemoteHandle, download: boolean): Promise<LocalHandle> {
+    const orphan = handle.orphan as Orphan
+    if (!orphan.local) {
+      const spoolPath = this.spool.create()
+      this.spool.acquire(spoolPath)
+      await this.spool.remove(spoolPath)
+      try {
+        if (download) await this.copyInto(handle, spoolPath)
+      } catch (error) {
+        await this.spool.release(spoolPath)
+        throw error
+      }
+      orphan.local ??= { localId: this.nextDetachedId--, spoolPath, ownReference: true }
+      if (orphan.local.spoolPath !== spoolPath) await this.spool.release(spoolPath)
+    }
+    const { localId, spoolPath } = orphan.local
+    this.spool.acquire(spoolPath)
+    this.liveOf(localId).writers++
+    const swapped: LocalHandle = { kind: 'local', path: handle.path, localId, spoolPath, writable: true, orphan }
+    this.handles.replace(fh, swapped)
+    return swapped
+  }
+
+  private async copyInto(handle: RemoteHandle, spoolPath: string): Promise<void> {
+    const stream = this.reader.newStream()
+    const chunk = 8 << 20
+    for (let offset = 0; offset < handle.file.size; offset += chunk) {
+      let at = offset
+      for (const part of await this.reader.read(handle.file, stream, offset, chunk)) {
+        await this.spool.write(spoolPath, part, at)
+        at += part.length
+      }
+    }
   }
 }

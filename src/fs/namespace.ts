@@ -11,9 +11,15 @@
  * local files (the journal). A local file hides the remote file it replaces, and any remote
  * file of the same name. Files on their way out (waiting to be deleted or moved into the trash)
  * are hidden, and so is the trash folder itself (trash.ts).
+ *
+ * 1fichier returns at most 5,000 results per listing, with no way to ask for the rest. A
+ * listing that reaches the cap is partial: it is merged into what fichfs knows (files from
+ * earlier listings and from its own uploads stay), never allowed to make files vanish, and the
+ * folder is recorded (fichfs status) and warned about once.
  */
-import type { FileRow, FolderRow, LocalFileRow, MetadataStore } from '../cache/metadata-store.js'
+import { NAME_MAX_BYTES, type FileRow, type FolderRow, type LocalFileRow, type MetadataStore } from '../cache/metadata-store.js'
 import type { FolderListing, RemoteFile } from '../client/types.js'
+import { LIMITS } from '../client/wire.js'
 import type { Logger } from '../log.js'
 import { fsError } from './errors.js'
 import { TRASH_FOLDER_NAME } from './trash.js'
@@ -39,12 +45,19 @@ export function splitPath(path: string): string[] {
   return path.split('/').filter((part) => part !== '')
 }
 
+/** A name longer than NAME_MAX is ENAMETOOLONG before any look-up (ext4 answers the same). */
+function checkLength(name: string): void {
+  if (Buffer.byteLength(name) > NAME_MAX_BYTES) throw fsError('ENAMETOOLONG', `name longer than ${NAME_MAX_BYTES} bytes: ${name.slice(0, 40)}…`)
+}
+
 export class Namespace {
   private readonly listings = new Map<number, Promise<void>>()
   /** URLs and folder keys changed by us, with when: a listing started before must not undo them. */
   private readonly touched = new Map<string, number>()
   private itemsUnsupported = false
   private prunedAt = 0
+  /** Folders already warned about for the listing cap (once per folder and process). */
+  private readonly cappedWarned = new Set<number>()
   listingCalls = 0
   /** Folder look-ups answered from the cache (hits) or by listing (misses). */
   readonly counters = { hits: 0, misses: 0 }
@@ -76,7 +89,9 @@ export class Namespace {
   }
 
   async resolve(path: string): Promise<Entry> {
-    return this.resolveFrom(this.store.folder(0) as FolderRow, splitPath(path))
+    const parts = splitPath(path)
+    for (const part of parts) checkLength(part)
+    return this.resolveFrom(this.store.folder(0) as FolderRow, parts)
   }
 
   /** The entry at `parts` below a folder (the trash view resolves inside trashed folders so). */
@@ -116,6 +131,7 @@ export class Namespace {
     const parts = splitPath(path)
     const name = parts.pop()
     if (name === undefined) throw fsError('EBUSY', 'the root of the mount')
+    checkLength(name)
     const parent = await this.resolveFolder(`/${parts.join('/')}`)
     await this.ensureListed(parent.id)
     return { parent, name }
@@ -194,15 +210,50 @@ export class Namespace {
     }
     const ours = new Set<string>(this.store.changesSince(startedAt))
     for (const [key, at] of this.touched) if (at >= startedAt) ours.add(key)
+    // Files unlinked while open stay on 1fichier until their last close: not in the view.
+    const unlinked = new Set(this.store.unlinkedOpen().map((row) => row.url))
+    // The cap may count folders and files together or apart (the doc does not say): either way
+    // a listing this long may have left results out.
+    const partial = listing.folders.length + files.length >= LIMITS.maxListingResults
     this.store.applyListing(
       folderId,
       listing.folders.filter((sub) => sub.id >= 0).map((sub) => ({ id: sub.id, name: sub.name, createdAt: sub.createdAt?.getTime() })),
-      files.map((file) => ({
+      files.filter((file) => !unlinked.has(file.url)).map((file) => ({
         url: file.url, name: file.name, size: file.size, uploadedAt: file.uploadedAt?.getTime(),
         checksum: file.checksum, contentType: file.contentType, passwordProtected: file.passwordProtected,
       })),
       Date.now(),
       ours,
+      partial,
+    )
+    if (partial) this.notePartial(folderId, listing.folders.length + files.length, listing.fileCount)
+    else this.store.clearListingCap(folderId)
+  }
+
+  /**
+   * Folders whose last listing hit the cap, for `fichfs status`: what the listing had, the file
+   * count 1fichier gave (when it gives one), and what fichfs knows (shows) of them.
+   */
+  cappedFolders(): Array<{ path: string; listed: number; counted: number | null; knownFiles: number; knownFolders: number }> {
+    return this.store.listingCaps().map((cap) => ({
+      path: this.store.pathOf(cap.folderId),
+      listed: cap.listed,
+      counted: cap.counted,
+      knownFiles: this.store.files(cap.folderId).length,
+      knownFolders: this.store.subFolders(cap.folderId).length,
+    }))
+  }
+
+  /** A listing hit the cap: record it for `fichfs status`, and say so once per folder. */
+  private notePartial(folderId: number, listed: number, counted: number | undefined): void {
+    this.store.setListingCap(folderId, listed, counted)
+    if (this.cappedWarned.has(folderId)) return
+    this.cappedWarned.add(folderId)
+    const known = this.store.files(folderId).length
+    this.log?.warn(
+      { folder: this.store.pathOf(folderId), listed, counted, known },
+      `folder is over 1fichier's ${LIMITS.maxListingResults}-result listing cap: files beyond the cap that fichfs has not ` +
+      'seen before (uploaded elsewhere) may be missing from the mount; every file fichfs knows stays visible',
     )
   }
 }

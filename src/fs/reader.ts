@@ -10,7 +10,7 @@
  *   starting at 1 block and doubling up to `maxWindowBlocks`; a random read fetches only what
  *   it needs. All read-ahead shares one byte budget, so many open files cannot exhaust memory.
  */
-import { BlockCache, type Block } from '../cache/block-cache.js'
+import { BlockCache, type Block, type BlockSource } from '../cache/block-cache.js'
 import { FichierApiError } from '../client/errors.js'
 import { fsError } from './errors.js'
 
@@ -51,6 +51,8 @@ export interface ReadStream {
   /** Where the last read ended. */
   nextOffset: number
   windowBlocks: number
+  /** The last block this handle's reads were counted for (the kernel reads 128 KiB at a time). */
+  countedBlock?: number
 }
 
 export interface ReaderStats {
@@ -118,7 +120,10 @@ export class RemoteReader {
     if (!sequential) stream.windowBlocks = 1
     stream.nextOffset = sequential ? Math.max(stream.nextOffset, end) : end
 
-    const blocks = this.blocks(file, first, last, { persist: !sequential })
+    // Each block a handle reads counts once in the cache statistics, not once per request.
+    const countFrom = stream.countedBlock === first ? first + 1 : first
+    stream.countedBlock = last
+    const blocks = this.blocks(file, first, last, { persist: !sequential, countFrom })
     if (sequential) this.readAhead(file, stream, last)
     const parts = await Promise.all(blocks)
     for (let index = first; index <= last; index++) this.consumed(BlockCache.key(file.id, index))
@@ -174,23 +179,29 @@ export class RemoteReader {
   // -------------------------------------------------------------------------------------------
 
   /** Promises for blocks first..last: cached, in flight, or fetched now as spans. */
-  private blocks(file: RemoteFileRef, first: number, last: number, how: { persist: boolean }): Array<Promise<Block>> {
+  private blocks(file: RemoteFileRef, first: number, last: number, how: { persist: boolean; countFrom: number }): Array<Promise<Block>> {
     const out: Array<Promise<Block>> = []
+    const count = (index: number, source: BlockSource) => {
+      if (index >= how.countFrom) this.cache.count(source)
+    }
     let spanStart = -1
     const flush = (endIndex: number) => {
       if (spanStart >= 0) this.fetchSpan(file, spanStart, endIndex, { persist: how.persist, prefetch: false })
       spanStart = -1
     }
     for (let index = first; index <= last; index++) {
+      const key = BlockCache.key(file.id, index)
       const cached = this.cache.peek(file.id, index)
       if (cached) {
         flush(index - 1)
+        count(index, this.unread.has(key) ? 'readAhead' : 'memory')
         out.push(Promise.resolve(cached))
         continue
       }
-      const pending = this.inflight.get(BlockCache.key(file.id, index))
+      const pending = this.inflight.get(key)
       if (pending) {
         flush(index - 1)
+        count(index, this.unread.has(key) ? 'readAhead' : 'fetched')
         out.push(pending.promise)
         continue
       }
@@ -201,6 +212,7 @@ export class RemoteReader {
         continue
       }
       if (spanStart < 0) spanStart = index
+      count(index, 'fetched')
       // Register the deferred now so the span below and later readers share it.
       out.push(this.register(file.id, index).promise)
     }

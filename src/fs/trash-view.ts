@@ -31,8 +31,9 @@ import type { Uploader } from './uploader.js'
 /** What the view needs of the filesystem core (fichier-fs.ts). */
 export interface TrashViewHost<A> {
   attrOf(entry: Entry): A
-  dirAttr(mode: number, mtime: Date): A
-  fileAttr(size: number, mode: number, mtime: Date): A
+  /** Times in ms since the epoch. */
+  dirAttr(mode: number, mtime: number): A
+  fileAttr(size: number, mode: number, mtime: number): A
   listFolder(folderId: number): Promise<{ names: string[]; attrs: A[] }>
 }
 
@@ -57,7 +58,7 @@ export class TrashView<A> {
   /** `.Trash-<uid>`: the name GLib looks for on a mount that is not the home. */
   readonly dirName: string
   private readonly pending = new Map<string, PendingInfo>()
-  private readonly createdAt = new Date()
+  private readonly createdAt = Date.now()
 
   constructor(
     uid: number,
@@ -96,7 +97,7 @@ export class TrashView<A> {
       case 'info': {
         const info = this.info(at.name)
         if (!info) throw fsError('ENOENT', `no such info file: ${at.name}`)
-        return this.host.fileAttr(info.data.length, 0o600, new Date(info.mtime))
+        return this.host.fileAttr(info.data.length, 0o600, info.mtime)
       }
       case 'item':
         return this.host.attrOf((await this.item(at)).entry)
@@ -123,7 +124,7 @@ export class TrashView<A> {
       for (const name of this.infoNames()) {
         const info = this.info(name) as PendingInfo
         names.push(name)
-        attrs.push(this.host.fileAttr(info.data.length, 0o600, new Date(info.mtime)))
+        attrs.push(this.host.fileAttr(info.data.length, 0o600, info.mtime))
       }
     } else {
       for (const row of this.rows(at.dir)) {

@@ -13,6 +13,16 @@ const answers: Record<string, unknown> = {
   'user/info.cgi': { email: 'a@b.c', offer: 1, cold_storage: '1000', available_cold_storage: 5000, subscription_end: '2030-01-01 00:00:00' },
   // No status, no sub_folders (the doc does not say whether an empty list is [] or omitted).
   'folder/ls.cgi': { folder_id: '0', name: '', items: [{ url: 'https://1fichier.com/?abcde12345', filename: 'a＂b.txt', size: '42', date: '2026-07-01 12:00:00', checksum: 'AB', 'content-type': 'text/plain', pass: '1', acl: 0, cdn: 0 }] },
+  // The root as captured in public (rclone#5152): "Root", a null size, no create_date or pass;
+  // then sub-folders and items with fields missing or null.
+  'root/folder/ls.cgi': {
+    status: 'OK', folder_id: 0, name: 'Root', size: null, files: 2,
+    sub_folders: [{ id: 7, name: 'backup' }, { id: '8', name: 'b＄', create_date: null, pass: null }],
+    items: [
+      { url: 'https://1fichier.com/?nullsize01', filename: 'n.bin', size: null, date: null, checksum: null, 'content-type': null, pass: null },
+      { url: 'https://1fichier.com/?bareitem01', filename: 'bare.txt' },
+    ],
+  },
   'download/get_token.cgi': { url: 'https://a-4.1fichier.com/c1234567890' },
   'file/rename.cgi': { status: 'OK', renamed: '1' },
   'file/rm.cgi': { status: 'OK' },
@@ -21,10 +31,11 @@ const answers: Record<string, unknown> = {
 describe('a tolerant client', () => {
   let server: Server
   let client: FichierClient
+  let rootAnswer = false
 
   beforeAll(async () => {
     server = createServer((req, res) => {
-      const path = (req.url ?? '').replace(/^\/v1\//, '')
+      const path = (req.url ?? '').replace(/^\/v1\//, '').replace(/^(folder\/ls\.cgi)$/, () => (rootAnswer ? 'root/folder/ls.cgi' : 'folder/ls.cgi'))
       req.resume()
       req.on('end', () => {
         res.setHeader('content-type', 'application/json')
@@ -33,7 +44,7 @@ describe('a tolerant client', () => {
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     const port = (server.address() as { port: number }).port
-    client = new FichierClient({ apiKey: KEY, endpoint: `http://127.0.0.1:${port}/v1`, pacer: new Pacer({ minIntervalMs: 1 }) })
+    client = new FichierClient({ apiKey: KEY, endpoint: `http://127.0.0.1:${port}/v1`, pacer: new Pacer({ minIntervalMs: 1, listingIntervalMs: 1 }) })
   })
 
   afterAll(async () => {
@@ -52,6 +63,23 @@ describe('a tolerant client', () => {
     expect(listing.files?.[0]).toMatchObject({ name: 'a"b.txt', size: 42, passwordProtected: true, checksum: 'ab', id: 'abcde12345' })
     // Paris summer time is UTC+2.
     expect(listing.files?.[0]?.uploadedAt?.toISOString()).toBe('2026-07-01T10:00:00.000Z')
+  })
+
+  it('takes the root listing as captured (name "Root", size null, no create_date or pass) and null or missing fields', async () => {
+    rootAnswer = true
+    try {
+      const listing = await client.listFolder(0)
+      expect(listing).toMatchObject({ id: 0, name: 'Root', fileCount: 2 })
+      expect(listing.folders).toEqual([
+        { id: 7, name: 'backup', createdAt: undefined, passwordProtected: false },
+        { id: 8, name: 'b$', createdAt: undefined, passwordProtected: false },
+      ])
+      expect(listing.files).toHaveLength(2)
+      expect(listing.files?.[0]).toMatchObject({ name: 'n.bin', size: 0, uploadedAt: undefined, checksum: undefined, contentType: undefined, passwordProtected: false })
+      expect(listing.files?.[1]).toMatchObject({ name: 'bare.txt', size: 0, uploadedAt: undefined, id: 'bareitem01' })
+    } finally {
+      rootAnswer = false
+    }
   })
 
   it('accepts a download link without status, and answers without the counts they may carry', async () => {

@@ -122,12 +122,16 @@ describe('folders', () => {
     expectKo(await api(t.emu, 'folder/mkdir.cgi', { name: 'x' }), 400, /folder_id/)
   })
 
-  it('ls of the root matches the doc example', async () => {
+  it('ls of the root matches the public capture (rclone#5152): "Root", a null size, no create_date or pass', async () => {
     const answer = await api(t.emu, 'folder/ls.cgi', { folder_id: 0 })
     const root = answer.json
-    expect(keys(root)).toEqual(['create_date', 'files', 'folder_id', 'name', 'pass', 'size', 'status', 'sub_folders'])
-    expect(root).toMatchObject({ status: 'OK', folder_id: 0, name: '', pass: 0 })
-    expect(root.create_date).toMatch(API_DATE)
+    expect(keys(root)).toEqual(['files', 'folder_id', 'name', 'size', 'status', 'sub_folders'])
+    expect(root).toMatchObject({ status: 'OK', folder_id: 0, name: 'Root', size: null })
+    // Another folder carries its own date, flag and size.
+    const other = (await api(t.emu, 'folder/ls.cgi', { folder_id: backup })).json
+    expect(keys(other)).toEqual(['create_date', 'files', 'folder_id', 'name', 'pass', 'size', 'status', 'sub_folders'])
+    expect(other).toMatchObject({ folder_id: backup, name: 'backup', pass: 0, size: 0, files: 0 })
+    expect(other.create_date).toMatch(API_DATE)
     const sub = root.sub_folders.find((folder: any) => folder.name === 'backup')
     expect(keys(sub)).toEqual(['create_date', 'id', 'name', 'pass'])
     expect(sub.id).toBe(backup)

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { BlockCache } from '../../src/cache/block-cache.js'
-import { MetadataStore } from '../../src/cache/metadata-store.js'
+import { decorateDuplicate, MetadataStore } from '../../src/cache/metadata-store.js'
 import type { FichierClient } from '../../src/client/fichier-client.js'
 import { API_PATHS } from '../../src/client/wire.js'
 import { FichierApiError } from '../../src/client/errors.js'
@@ -20,6 +20,8 @@ const O_WRONLY = 1
 const O_RDWR = 2
 const O_TRUNC = 0o1000
 const source = (name: string, data: string) => ({ name, size: Buffer.byteLength(data), open: () => Readable.from([Buffer.from(data)]) })
+/** A folder's entries without `.` and `..` (readdir lists them first, as on every Linux filesystem). */
+const children = async (fs: FichierFs, path: string) => (await fs.readdir(path)).names.filter((name) => name !== '.' && name !== '..')
 
 describe('FichierFs core (no kernel)', () => {
   let t: TestEmulator
@@ -64,7 +66,7 @@ describe('FichierFs core (no kernel)', () => {
     await new Promise((resolve) => setTimeout(resolve, 1100))
     const second = (await client.upload(folder.id, [source('same.txt', 'second')])).uploaded[0]?.url as string
     const secondId = second.split('?')[1]
-    const names = (await fs.readdir('/dups')).names.sort()
+    const names = (await children(fs, '/dups')).sort()
     expect(names).toEqual(['same (' + secondId + ').txt', 'same.txt'].sort())
     // The oldest keeps the plain name; the rule survives a fresh listing.
     const read = async (path: string) => {
@@ -78,7 +80,7 @@ describe('FichierFs core (no kernel)', () => {
     expect(await read('/dups/same.txt')).toBe('first')
     expect(await read(`/dups/same (${secondId}).txt`)).toBe('second')
     fs.namespace.invalidate(folder.id)
-    expect((await fs.readdir('/dups')).names.sort()).toEqual(names)
+    expect((await children(fs, '/dups')).sort()).toEqual(names)
     expect(first).not.toBe(second)
   })
 
@@ -87,7 +89,7 @@ describe('FichierFs core (no kernel)', () => {
     await client.upload(0, [source('dated.txt', 'x')])
     const attr = await fs.getattr('/dated.txt')
     // A time zone mistake would be off by one or two hours.
-    expect(Math.abs(attr.mtime.getTime() - before)).toBeLessThan(5_000)
+    expect(Math.abs(attr.mtime - before)).toBeLessThan(5_000)
   })
 
   it('falls back to file/ls when folder/ls ignores files:1 (the files come from it, once per listing)', async () => {
@@ -99,7 +101,7 @@ describe('FichierFs core (no kernel)', () => {
     })
     const other = makeFs(withoutItems)
     try {
-      expect((await other.readdir('/')).names).toContain('listed.txt')
+      expect(await children(other, '/')).toContain('listed.txt')
       expect(fileLsCalls).toBe(1)
     } finally {
       await other.shutdown({ wait: false })
@@ -165,13 +167,13 @@ describe('FichierFs core (no kernel)', () => {
     const before = t.emu.stats().apiCalls
     await fs.rename('/same.txt', '/same.txt')
     expect(t.emu.stats().apiCalls).toBe(before)
-    expect((await fs.readdir('/')).names).toEqual(['same.txt'])
+    expect(await children(fs, '/')).toEqual(['same.txt'])
   })
 
   it('a rename onto an existing file replaces it (POSIX)', async () => {
     await client.upload(0, [source('a.txt', 'AAA'), source('b.txt', 'BBBB')])
     await fs.rename('/a.txt', '/b.txt')
-    expect((await fs.readdir('/')).names.sort()).toEqual(['b.txt'])
+    expect((await children(fs, '/')).sort()).toEqual(['b.txt'])
     expect((await fs.getattr('/b.txt')).size).toBe(3)
     expect(t.emu.tree().filter((entry) => entry.type === 'file').map((entry) => entry.path)).toEqual(['/b.txt'])
   })
@@ -180,7 +182,7 @@ describe('FichierFs core (no kernel)', () => {
     await client.upload(0, [source('v.txt', 'version one')])
     const fh = await fs.open('/v.txt', O_WRONLY | O_TRUNC)
     await fs.write(fh, Buffer.from('two'), 0)
-    expect((await fs.readdir('/')).names).toEqual(['v.txt'])
+    expect(await children(fs, '/')).toEqual(['v.txt'])
     await fs.release(fh)
     await fs.uploader.drain()
     const stored = t.emu.tree().filter((entry) => entry.type === 'file')
@@ -205,7 +207,7 @@ describe('FichierFs core (no kernel)', () => {
     // 1fichier still has the old version, once; the mount shows the new one, from its local copy.
     const stored = t.emu.tree().filter((entry) => entry.path === '/keep.txt')
     expect(stored.map((entry) => entry.size)).toEqual([11])
-    expect((await fs.readdir('/')).names).toEqual(['keep.txt'])
+    expect(await children(fs, '/')).toEqual(['keep.txt'])
     const check = await fs.open('/keep.txt', 0)
     expect(Buffer.concat(await fs.read(check, 100, 0)).toString()).toBe('two')
     await fs.release(check)
@@ -266,5 +268,18 @@ describe('errors become errnos in one place', () => {
     expect(toErrno(new TypeError('boom'), 'read', '/f', log.logger)).toBe(5)
     expect(log.text()).toContain('unexpected failure')
     expect(log.text()).toContain('boom')
+  })
+})
+
+describe('duplicate names', () => {
+  it('stay within 255 bytes once decorated, so that the kernel can look them up', () => {
+    // 124 two-byte characters + "x.txt": 253 bytes, a name 1fichier takes.
+    const long = `${'é'.repeat(124)}x.txt`
+    const decorated = decorateDuplicate(long, 'abcdefghij')
+    expect(Buffer.byteLength(decorated)).toBeLessThanOrEqual(255)
+    expect(decorated.startsWith('éééé')).toBe(true)
+    expect(decorated.endsWith(' (abcdefghij).txt')).toBe(true)
+    expect(decorateDuplicate('a.txt', 'abcdefghij')).toBe('a (abcdefghij).txt')
+    expect(decorateDuplicate('README', 'abcdefghij')).toBe('README (abcdefghij)')
   })
 })

@@ -54,6 +54,7 @@ export async function expectStoredExactly(emu: Emulator, localRoot: string, acco
     else if (entry.whirlpool !== (await whirlpool(await readFile(join(localRoot, file.path))))) problems.push(`checksum of ${file.path}`)
   }
   for (const extra of byPath.keys()) problems.push(`unexpected ${extra}`)
+  for (const entry of hiddenNames(emu)) problems.push(`libfuse hidden name on 1fichier: ${entry}`)
   if (problems.length > 0) throw new Error(`emulator content differs:\n${problems.slice(0, 20).join('\n')}`)
   return local.length
 }
@@ -74,8 +75,18 @@ export function trashContent(emu: Emulator): { files: string[]; folders: string[
   return { files, folders }
 }
 
-/** Nothing met 1fichier's flood protection on this emulator. */
+/** Nothing met 1fichier's flood protection on this emulator, and no libfuse hidden name reached it. */
 export function expectNoFloods(emu: Emulator): void {
   const floods = emu.stats().floods
   expect(floods.total, `floods: ${JSON.stringify(floods.last)}`).toBe(0)
+  expectNoHiddenNames(emu)
+}
+
+/** libfuse's name for a file unlinked while open (`.fuse_hidden…`) must never reach 1fichier. */
+export function expectNoHiddenNames(emu: Emulator): void {
+  expect(hiddenNames(emu)).toEqual([])
+}
+
+function hiddenNames(emu: Emulator): string[] {
+  return emu.tree().map((entry) => entry.path).filter((path) => path.split('/').some((name) => name.startsWith('.fuse_hidden')))
 }

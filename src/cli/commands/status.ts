@@ -93,6 +93,30 @@ export function formatTrash(trash: Json): string {
   return `${num(trash.entries)} item(s), ${formatBytes(bytes)}${bytes > 0 ? ' (counted in df; `fichfs trash empty` frees it)' : ''}; ${retention}`
 }
 
+/** Blocks reads needed: how many the caches served, and how many were downloaded (ahead or not). */
+function blockLine(cache: Json): string {
+  const memory = num(cache.hits)
+  const disk = num(cache.diskHits)
+  const ahead = num(cache.readAheadHits)
+  const fetched = num(cache.misses)
+  const read = memory + disk + ahead + fetched
+  if (read === 0) return 'no reads yet'
+  return `${hitRate(memory + disk, ahead + fetched).replace(/\)$/, ' read')}: ${memory} from memory, ${disk} from disk; ` +
+    `${ahead + fetched} downloaded, ${ahead} of them read ahead)`
+}
+
+/** A folder over 1fichier's listing cap: what may be missing from the mount. */
+function capLine(cap: Json): string {
+  const head = `${String(cap.path)}: over 1fichier's 5000-result listing cap (a listing had ${num(cap.listed)}); `
+  const known = num(cap.knownFiles)
+  if (typeof cap.counted === 'number') {
+    const missing = Math.max(0, cap.counted - known)
+    return `${head}1fichier counts ${cap.counted} files, the mount shows ${known}` +
+      (missing > 0 ? `: ${missing} file(s) uploaded elsewhere are missing from it` : ', none is missing')
+  }
+  return `${head}the mount shows the ${known} files fichfs knows; files uploaded elsewhere may be missing from it`
+}
+
 export function formatStatus(status: Json): string {
   const uploads = obj(status.uploads)
   const api = obj(status.api)
@@ -105,7 +129,7 @@ export function formatStatus(status: Json): string {
   lines.push(['API calls', `${num(api.callsLastMinute)} in the last minute, ${num(api.calls)} in total (${num(api.retries)} retried)`])
   const holdMs = num(api.floodHoldUntil) - Date.now()
   lines.push(['Floods met', `${num(api.floods)}${holdMs > 0 ? `; cooling down for ${Math.ceil(holdMs / 1000)} s` : ''}`])
-  const caches = [`file blocks ${hitRate(num(cache.hits) + num(cache.diskHits), num(cache.misses))}`]
+  const caches = [`file blocks ${blockLine(cache)}`]
   const metadata = obj(status.metadata)
   if (typeof metadata.hits === 'number') caches.push(`metadata ${hitRate(num(metadata.hits), num(metadata.misses))}`)
   caches.push(`${num(status.listings)} folder listing(s)`)
@@ -116,6 +140,7 @@ export function formatStatus(status: Json): string {
   if (status.trash === null) lines.push(['Trash', 'off (--no-trash): deletions are for good'])
   else if (status.trash !== undefined) lines.push(['Trash', formatTrash(obj(status.trash))])
   if (status.openFiles !== undefined) lines.push(['Open files', String(Array.isArray(status.openFiles) ? status.openFiles.length : num(status.openFiles))])
+  for (const cap of Array.isArray(status.listingCaps) ? (status.listingCaps as Json[]) : []) lines.push(['Listing cap', capLine(cap)])
   const failures = Array.isArray(uploads.failures) ? (uploads.failures as Json[]) : []
   for (const failure of failures) lines.push(['Failed', `${String(failure.path)}: ${String(failure.error)}`])
   const width = Math.max(...lines.map(([label]) => label.length)) + 2

@@ -24,13 +24,15 @@ export function folderLs(ctx: EmulatorContext, params: Params): FolderLsResponse
   const folder = existingFolder(ctx, params.int('folder_id'))
   const withFiles = params.optionalFlag('files') === 1
   const usage = ctx.account.folderUsage(folder.id)
+  // The root answers like the public capture (rclone#5152): "Root", a null size, and no
+  // create_date or pass at the top level.
+  const top = folder.id === ROOT_FOLDER_ID
+    ? { name: 'Root', size: null }
+    : { name: folder.name, create_date: formatApiDate(folder.createdAt), pass: 0 as const, size: usage.size }
   const response: FolderLsResponse = {
     status: 'OK',
     folder_id: folder.id,
-    name: folder.name,
-    create_date: formatApiDate(folder.createdAt),
-    pass: 0,
-    size: usage.size,
+    ...top,
     files: usage.files,
     sub_folders: ctx.account.subFolders(folder.id).slice(0, LIMITS.maxListingResults).map(subFolder),
   }
