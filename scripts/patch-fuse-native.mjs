@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // fuse-native 2.2.6 is unmaintained (fuse-friends/fuse-native#36), so fichfs carries its fixes
-// here: each patch below replaces one exact piece of fuse-native's source, then the addon is
-// rebuilt (about 2 s; fuse-shared-library ships the headers) and node-gyp-build loads
+// here: each patch below replaces one exact piece of fuse-native's source (C or JS), then the
+// addon is rebuilt (about 2 s; fuse-shared-library ships the headers) and node-gyp-build loads
 // build/Release/fuse.node in preference to the prebuild. Runs at `npm install`; idempotent.
-// A patch whose text is not found (another fuse-native version) is reported and skipped.
+// A patch whose text is not found (another fuse-native version) is reported and skipped; the
+// shell-free unmount is also checked at run time (src/fs/fuse-adapter.ts refuses to mount
+// without it).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -18,6 +20,24 @@ const PATCHES = [
       'so `rsync -a`, `cp -p` and `touch -d` could never set an mtime',
     find: 'FUSE_UINT64_TO_INTS_ARGV(l->atime, 3)\n  FUSE_UINT64_TO_INTS_ARGV(l->atime, 5)',
     replace: 'FUSE_UINT64_TO_INTS_ARGV(l->atime, 3)\n  FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)',
+  },
+  {
+    name: 'unmount-without-shell',
+    file: 'index.js',
+    why: 'Fuse.unmount (stale-mount clearing at mount, and every unmount) ran `fusermount -uz "<path>"` ' +
+      'through a shell: a mountpoint holding $(...) or backticks ran that command, and one holding $HOME or ' +
+      'a newline could not be unmounted. It now passes the path as one argv entry, after `--`',
+    find: "  static unmount (mnt, cb) {\n    mnt = JSON.stringify(mnt)\n    const cmd = IS_OSX ? `diskutil unmount force ${mnt}` : `fusermount -uz ${mnt}`\n    exec(cmd, err => {",
+    replace: "  static unmount (mnt, cb) {\n    // fichfs: an argv, never a shell (scripts/patch-fuse-native.mjs)\n" +
+      "    const [file, args] = IS_OSX ? ['diskutil', ['unmount', 'force', mnt]] : ['fusermount', ['-uz', '--', mnt]]\n" +
+      "    execFile(file, args, err => {",
+  },
+  {
+    name: 'unmount-without-shell-import',
+    file: 'index.js',
+    why: 'the unmount above needs execFile; exec (a shell) is no longer used anywhere in fuse-native',
+    find: "const { exec } = require('child_process')",
+    replace: "const { execFile } = require('child_process')",
   },
 ]
 

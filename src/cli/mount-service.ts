@@ -16,6 +16,7 @@ import type { UploadStatus } from '../fs/uploader.js'
 import type { Logger } from '../log.js'
 import { isRejectedKey, openAccount } from './account.js'
 import { serveControl, socketPathFor } from './control.js'
+import { unescapeMountField } from './paths.js'
 
 export interface MountSettings {
   mountpoint: string
@@ -190,10 +191,10 @@ async function within(ms: number, work: Promise<unknown>): Promise<boolean> {
 /** Is a FUSE filesystem mounted at this path? (Reads /proc, never the mount itself.) */
 export function isMounted(mountpoint: string): boolean {
   try {
-    const escaped = mountpoint.replace(/ /g, '\\040')
+    // /proc/mounts escapes space, tab, newline and backslash in paths (\040, \011, \012, \134).
     return readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => {
       const [, point, type] = line.split(' ')
-      return point === escaped && (type ?? '').startsWith('fuse')
+      return point !== undefined && unescapeMountField(point) === mountpoint && (type ?? '').startsWith('fuse')
     })
   } catch {
     return true

@@ -8,9 +8,15 @@
  *     ignores late results, so a read buffer is never touched after its reply;
  *   - mount options it lacks (big_writes, ...) ride in `fsname`, which it passes unescaped;
  *   - `force: true` clears a stale mount ("Transport endpoint is not connected") first;
- *   - utimens gets the right mtime only with the rebuilt addon (scripts/patch-fuse-native.mjs).
+ *   - utimens gets the right mtime only with the rebuilt addon (scripts/patch-fuse-native.mjs);
+ *   - its unmount (used by `force` and by every unmount) ran `fusermount -uz "<path>"` through a
+ *     shell, so a mountpoint holding `$(...)` ran a command: the patched one passes an argv, and
+ *     mounting refuses an unpatched copy. Our own forced unmount runs fusermount directly.
  */
+import { execFile } from 'node:child_process'
 import Fuse from 'fuse-native'
+import { childEnv } from '../child-env.js'
+import { FichfsError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { ERRNO, toErrno } from './errors.js'
 import type { FichierFs } from './fichier-fs.js'
@@ -122,6 +128,7 @@ function copyParts(parts: Buffer[], buf: Buffer, length: number): number {
 
 /** Mount; resolves once libfuse has called init (the kernel answers shortly after). */
 export function mountFuse(fs: FichierFs, options: FuseMountOptions, log: Logger): Promise<FuseMount> {
+  checkUnmountIsShellFree()
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts } as Record<string, number>
   const ops = createFuseOps(fs, log, timeouts)
   const extra = ['big_writes', 'default_permissions'].join(',')
@@ -145,7 +152,24 @@ export function mountFuse(fs: FichierFs, options: FuseMountOptions, log: Logger)
   })
 }
 
-/** Lazy unmount of a mountpoint (also a stale one), without a running filesystem. */
+/**
+ * Lazy unmount of a mountpoint (also a stale one), without a running filesystem. The path is
+ * one argv entry after `--`: no shell ever sees it, whatever characters it holds.
+ */
 export function forceUnmount(mountpoint: string): Promise<void> {
-  return new Promise((resolve, reject) => Fuse.unmount(mountpoint, (error) => (error ? reject(error) : resolve())))
+  return new Promise((resolve, reject) => {
+    execFile('fusermount', ['-uz', '--', mountpoint], { env: childEnv() }, (error, _stdout, stderr) => {
+      if (!error) return resolve()
+      reject(new FichfsError('FICHFS_UNMOUNT', `fusermount could not unmount ${mountpoint}: ${String(stderr).trim() || error.message}`, { cause: error }))
+    })
+  })
+}
+
+/** fuse-native as published runs its unmount through a shell; only the patched copy is safe. */
+function checkUnmountIsShellFree(): void {
+  if (/\bexec\(/.test(String(Fuse.unmount))) {
+    throw new FichfsError('FICHFS_FUSE_NATIVE_UNPATCHED', 'fuse-native is not patched: its unmount would pass the mountpoint through a shell', {
+      hint: 'Run `node scripts/patch-fuse-native.mjs` in the fichfs directory (npm install runs it).',
+    })
+  }
 }
