@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import type { Server } from 'node:net'
 import { join, resolve } from 'node:path'
 import { BlockCache } from '../cache/block-cache.js'
+import { lockCacheDir, type CacheLock } from '../cache/cache-lock.js'
 import { DEFAULT_ENDPOINT } from '../client/trust.js'
 import { FichfsError } from '../errors.js'
 import { FichierFs } from '../fs/fichier-fs.js'
@@ -52,6 +53,15 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
   const scale = settings.timeScale
   const account = openAccount({ apiKey: settings.apiKey, endpoint: settings.endpoint, cacheDir: settings.cacheDir, timeScale: scale, log })
   const { client, store, accountDir } = account
+  // Before anything reads the journal: a second daemon on this cache would resume (and upload)
+  // the first one's queue.
+  let lock: CacheLock
+  try {
+    lock = lockCacheDir(accountDir, mountpoint)
+  } catch (error) {
+    await account.close()
+    throw error
+  }
   const pacer = client.pacer
   const blockCache = new BlockCache({
     blockSize: 1 << 20,
@@ -84,6 +94,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
   try {
     await fs.namespace.ensureListed(0)
   } catch (error) {
+    lock.release()
     await account.close({ discard: isRejectedKey(error) })
     throw error
   }
@@ -99,6 +110,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
   } catch (error) {
     fs.uploader.stop()
     await account.close()
+    lock.release()
     throw new FichfsError('FICHFS_MOUNT', `could not mount ${mountpoint}: ${(error as Error).message}`, {
       cause: error, hint: 'Is FUSE installed (apt-get install fuse libfuse2) and /dev/fuse usable? Is the mountpoint an empty directory?',
     })
@@ -146,6 +158,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
         if (!unmounted) log.warn({ mountpoint }, 'unmount did not finish in 10 s; going on')
         control.close()
         if (!(await within(5_000, account.close()))) log.warn('closing the API client took over 5 s; going on')
+        lock.release()
         log.info('stopped')
         markStopped()
         return final
