@@ -35,10 +35,11 @@ const OWNER_FILE = 'mount.owner.json'
 export function lockCacheDir(dir: string, mountpoint: string): CacheLock {
   const db = new Database(join(dir, LOCK_FILE), { timeout: 0 })
   try {
+    // A transaction left open holds the lock and writes nothing (no journal file either), so
+    // a mount still starts on a full cache disk, where the user frees space through it.
+    db.pragma('journal_mode = MEMORY')
     db.pragma('locking_mode = EXCLUSIVE')
-    // The first write takes the exclusive lock; in EXCLUSIVE mode it is kept until close.
-    db.exec('CREATE TABLE IF NOT EXISTS lock (id INTEGER PRIMARY KEY, pid INTEGER NOT NULL)')
-    db.prepare('INSERT OR REPLACE INTO lock (id, pid) VALUES (1, ?)').run(process.pid)
+    db.exec('BEGIN EXCLUSIVE')
   } catch (error) {
     db.close()
     if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error
@@ -50,7 +51,11 @@ export function lockCacheDir(dir: string, mountpoint: string): CacheLock {
     })
   }
   const owner: LockOwner = { pid: process.pid, mountpoint, since: Date.now() }
-  writeFileSync(join(dir, OWNER_FILE), `${JSON.stringify(owner)}\n`, { mode: 0o600 })
+  try {
+    writeFileSync(join(dir, OWNER_FILE), `${JSON.stringify(owner)}\n`, { mode: 0o600 })
+  } catch {
+    // Only the message of a refused second mount uses it (a full disk must not stop the mount).
+  }
   let held = true
   return {
     dir,

@@ -14,6 +14,8 @@
  *   gates        the pacer's gates, shared by every fichfs process of this account
  *   kv           small facts (account info with the time it was fetched, schema version)
  *   pending_rm   remote files to delete once it is safe (an overwrite's old version)
+ *   write_failures  local files a write failed on (a full cache disk): incomplete, so never
+ *                uploaded until rewritten from the start (truncated to zero) or deleted
  *
  * The schema version is in `user_version`: a format change drops and refills the cache (the
  * journal tables are kept through a migration instead; see migrate()).
@@ -152,6 +154,7 @@ export class MetadataStore {
       CREATE TABLE IF NOT EXISTS file_meta (url TEXT PRIMARY KEY, description TEXT, password TEXT);
       CREATE TABLE IF NOT EXISTS pending_rm (url TEXT PRIMARY KEY, reason TEXT, created_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS write_failures (local_id INTEGER PRIMARY KEY, error TEXT NOT NULL, failed_at INTEGER NOT NULL);
     `)
     const version = this.db.pragma('user_version', { simple: true }) as number
     if (version === SCHEMA_VERSION) return
@@ -202,6 +205,9 @@ export class MetadataStore {
       insertLocal: db.prepare(`INSERT INTO local_files (folder_id, name, spool_path, size, mtime, mode, state, replaces_url, ready_at, created_at)
         VALUES (@folderId, @name, @spoolPath, @size, @mtime, @mode, @state, @replacesUrl, @readyAt, @createdAt)`),
       deleteLocal: db.prepare('DELETE FROM local_files WHERE id = ?'),
+      markWriteFailed: db.prepare('INSERT OR REPLACE INTO write_failures (local_id, error, failed_at) VALUES (?, ?, ?)'),
+      writeFailures: db.prepare('SELECT local_id AS id, error FROM write_failures'),
+      clearWriteFailure: db.prepare('DELETE FROM write_failures WHERE local_id = ?'),
       attrs: db.prepare('SELECT mtime, mode FROM attrs WHERE key = ?'),
       setAttrs: db.prepare(`INSERT INTO attrs (key, mtime, mode) VALUES (@key, @mtime, @mode)
         ON CONFLICT(key) DO UPDATE SET mtime = COALESCE(excluded.mtime, attrs.mtime), mode = COALESCE(excluded.mode, attrs.mode)`),
@@ -443,7 +449,25 @@ export class MetadataStore {
   }
 
   deleteLocalFile(id: number): void {
-    this.statements.deleteLocal.run(id)
+    this.db.transaction(() => {
+      this.statements.deleteLocal.run(id)
+      this.statements.clearWriteFailure.run(id)
+    })()
+  }
+
+  /** A write into this local file failed: its content is incomplete (never upload it as is). */
+  markWriteFailed(id: number, error: string): void {
+    this.statements.markWriteFailed.run(id, error, Date.now())
+  }
+
+  /** Local files whose content is incomplete, with why. */
+  writeFailures(): Map<number, string> {
+    return new Map((this.statements.writeFailures.all() as Array<{ id: number; error: string }>).map((row) => [row.id, row.error]))
+  }
+
+  /** The file was cut to zero (rewritten from the start): what failed before is gone. */
+  clearWriteFailure(id: number): void {
+    this.statements.clearWriteFailure.run(id)
   }
 
   /** What fichfs knows of a file's description and download password (both set through it). */

@@ -47,6 +47,9 @@ export interface MountService {
   readonly stopped: Promise<void>
 }
 
+/** Kept free on the cache disk for the journal (cache-space.ts). */
+const CACHE_DISK_RESERVE_BYTES = 4 << 20
+
 export async function startMount(settings: MountSettings, log: Logger): Promise<MountService> {
   const mountpoint = resolve(settings.mountpoint)
   checkMountpoint(mountpoint)
@@ -78,6 +81,8 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     fileMode: 0o644,
     dirMode: 0o755,
     spoolDir: join(accountDir, 'spool'),
+    // Room for the journal to record deletes and failed writes when the disk fills up.
+    cacheSpace: { dir: accountDir, reserveBytes: CACHE_DISK_RESERVE_BYTES },
     // Read-ahead lands in the memory cache and counts until it is read: leave 8 MiB of the cache
     // for blocks already read, so read-ahead is read before it is evicted.
     reader: { prefetchBudgetBytes: Math.max(4 << 20, settings.memoryCacheBytes - (8 << 20)) },
@@ -134,6 +139,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     listings: fs.namespace.listingCalls,
     metadata: { ...fs.namespace.counters },
     cacheDir: settings.cacheDir,
+    cacheDisk: fs.space.status(),
     account: store.getFact('account')?.value,
     openFiles: fs.openHandles(),
     memory: process.memoryUsage(),

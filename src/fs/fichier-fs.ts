@@ -18,8 +18,9 @@ import { encodeForService } from '../client/names.js'
 import { fileIdFromUrl } from '../client/ids.js'
 import type { AccountInfo, FolderListing, RemoteFile, RemoteFolder } from '../client/types.js'
 import type { Logger } from '../log.js'
+import { CacheSpace } from './cache-space.js'
 import { Deletions, type DeletionRemote } from './deletions.js'
-import { fsError } from './errors.js'
+import { fsError, isDiskFull } from './errors.js'
 import { HandleTable } from './handles.js'
 import { LocalFiles } from './local-files.js'
 import { Namespace, type Entry } from './namespace.js'
@@ -74,6 +75,8 @@ export interface FsOptions {
   fileMode: number
   dirMode: number
   spoolDir: string
+  /** The cache dir's disk: a reserve of this many bytes is kept there (0: none; cache-space.ts). */
+  cacheSpace?: { dir: string; reserveBytes: number }
   reader?: Partial<ReaderOptions>
   uploader?: Partial<UploaderOptions>
 }
@@ -89,6 +92,7 @@ export class FichierFs {
   readonly reader: RemoteReader
   readonly uploader: Uploader
   readonly spool: Spool
+  readonly space: CacheSpace
   private readonly handles = new HandleTable()
   private readonly locals: LocalFiles
   private readonly deletions: Deletions
@@ -108,6 +112,7 @@ export class FichierFs {
     this.namespace = new Namespace(store, remote, options.dirCacheTimeMs, log)
     this.reader = new RemoteReader(remote, blockCache, options.reader)
     this.spool = new Spool(options.spoolDir)
+    this.space = new CacheSpace(options.cacheSpace?.dir ?? options.spoolDir, options.cacheSpace?.reserveBytes ?? 0, log)
     this.deletions = new Deletions(remote, store, this.namespace, (url) => this.reader.forget(url))
     this.locals = new LocalFiles(store, this.spool, this.reader, this.namespace, this.handles, this.deletions)
     this.uploader = new Uploader(store, remote, this.spool, this.locals, (folderId, name) => store.pathOf(folderId, name), options.uploader, log)
@@ -118,7 +123,13 @@ export class FichierFs {
 
   /** Resume the upload queue left by an earlier run. Returns how many files are pending. */
   start(): number {
+    this.space.start()
     return this.uploader.recover()
+  }
+
+  /** Every failed operation passes here (the FUSE adapter): a full cache disk is noticed at once. */
+  noteFailure(error: unknown): void {
+    this.space.check(error)
   }
 
   /**
@@ -223,6 +234,7 @@ export class FichierFs {
     const existing = this.namespace.entryIn(parent.id, name)
     if (existing?.kind === 'folder') throw fsError('EISDIR', `${path} is a folder`)
     if (existing?.kind === 'local') return this.open(path, 0o1002)
+    this.space.admit()
     const local = this.locals.create(parent.id, name, {
       replacesUrl: existing?.kind === 'remote' ? existing.file.url : null,
       mode: mode & 0o7777,
@@ -241,7 +253,13 @@ export class FichierFs {
   async write(fh: number, data: Buffer, position: number): Promise<number> {
     const handle = await this.locals.writable(fh)
     if (position + data.length > LIMITS.maxFileSize) throw fsError('EFBIG', '1fichier takes files up to 300 GB')
-    const written = await this.spool.write(handle.spoolPath as string, data, position)
+    let written: number
+    try {
+      this.space.admit()
+      written = await this.spool.write(handle.spoolPath as string, data, position)
+    } catch (error) {
+      throw this.writeFailed(handle.localId, error)
+    }
     this.locals.changed(handle.localId)
     this.writeCounters.calls++
     this.writeCounters.bytes += written
@@ -298,6 +316,7 @@ export class FichierFs {
     const entry = await this.namespace.resolve(path)
     if (entry.kind !== 'folder') throw fsError('ENOTDIR', `${path} is not a folder`)
     if (entry.folder.id === 0) throw fsError('EBUSY', 'the root of the mount cannot be removed')
+    this.space.beforeFreeing()
     const view = await this.namespace.view(entry.folder.id)
     if (view.folders.length + view.remote.length + view.local.length > 0) throw fsError('ENOTEMPTY', `${path} is not empty`)
     await this.deletions.removeFolder(entry.folder.id)
@@ -307,6 +326,7 @@ export class FichierFs {
     this.checkWritable()
     const entry = await this.namespace.resolve(path)
     if (entry.kind === 'folder') throw fsError('EISDIR', `${path} is a folder`)
+    this.space.beforeFreeing()
     if (entry.kind === 'remote') return this.deletions.removeFile(entry.file.url)
     await this.locals.drop(entry.local)
   }
@@ -396,6 +416,25 @@ export class FichierFs {
   private async truncateHandle(fh: number, size: number): Promise<void> {
     if (size > LIMITS.maxFileSize) throw fsError('EFBIG', '1fichier takes files up to 300 GB')
     await this.locals.truncate(fh, size)
+    // Cut to zero, the file is written again from the start: an earlier failed write is gone.
+    const handle = this.handles.get(fh)
+    if (size === 0 && handle.kind === 'local') this.store.clearWriteFailure(handle.localId)
+  }
+
+  /**
+   * A write into the spool failed: the file is incomplete. It is marked so in the journal (on a
+   * full disk, with the room the reserve gives back), and the uploader never sends it as is.
+   */
+  private writeFailed(localId: number, error: unknown): Error {
+    const full = isDiskFull(error)
+    if (full) this.space.noteFull()
+    const reason = full ? `no space left on the cache disk ${this.space.dir}` : `writing the local copy failed: ${(error as Error).message}`
+    try {
+      this.store.markWriteFailed(localId, `a write failed (${reason}): the file is incomplete; it stays local and is not uploaded (delete it, or write it again from the start)`)
+    } catch (markError) {
+      this.log?.error({ localId, err: (markError as Error).message }, 'could not journal a failed write')
+    }
+    return full ? fsError('ENOSPC', this.space.fullMessage(), error) : fsError('EIO', reason, error)
   }
 
   /** Write requests the kernel sent, and their bytes (big_writes: up to 128 KiB each). */

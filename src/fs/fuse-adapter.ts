@@ -69,6 +69,7 @@ export function createFuseOps(fs: FichierFs, log: Logger, timeouts: Record<strin
         reply(value)
       },
       (error: unknown) => {
+        fs.noteFailure(error)
         if (done) return
         done = true
         if (timer) clearTimeout(timer)

@@ -129,8 +129,15 @@ export class Uploader {
   /** At mount: put interrupted work back in the queue. */
   recover(): number {
     let count = 0
+    const incomplete = this.store.writeFailures()
     for (const row of this.store.allLocalFiles()) {
       if (row.state === 'empty') continue
+      const writeFailure = incomplete.get(row.id)
+      if (writeFailure !== undefined) {
+        // A write into it failed (a full cache disk): never sent as if complete, now or later.
+        this.store.updateLocalFile(row.id, { state: 'failed', lastError: writeFailure })
+        continue
+      }
       if (!row.spoolPath || !this.spool.exists(row.spoolPath)) {
         this.store.updateLocalFile(row.id, { state: 'failed', lastError: 'the local copy is missing from the spool' })
         continue
@@ -150,13 +157,15 @@ export class Uploader {
   kick(): void {
     if (this.stopped) return
     if (this.timer) clearTimeout(this.timer)
-    this.timer = setTimeout(() => this.scan(), 0)
+    this.timer = setTimeout(() => this.scanSafely(), 0)
   }
 
   /** Upload this file now (skipping the write-back delay) and resolve once it is uploaded. */
   flush(localId: number): Promise<void> {
     const row = this.store.localFileById(localId)
     if (!row || row.state === 'empty') return Promise.resolve()
+    const writeFailure = this.store.writeFailures().get(localId)
+    if (writeFailure !== undefined) return Promise.reject(fsError('EIO', `${this.describePath(row.folderId, row.name)}: ${writeFailure}`))
     if (row.state === 'failed') {
       // One last attempt for the fsync; if it fails too, the fsync fails with it.
       this.store.updateLocalFile(localId, { state: 'queued', attempts: this.options.maxAttempts - 1, readyAt: Date.now() })
@@ -212,8 +221,11 @@ export class Uploader {
 
   status(): UploadStatus {
     const rows = this.store.allLocalFiles()
-    const active = rows.filter((row) => row.state === 'queued' || row.state === 'uploading' || row.state === 'writing')
-    const failed = rows.filter((row) => row.state === 'failed')
+    // A file a write failed on is failed whatever its state says (its close may not have been
+    // journaled on a full disk): nobody waits for it.
+    const incomplete = this.store.writeFailures()
+    const active = rows.filter((row) => !incomplete.has(row.id) && (row.state === 'queued' || row.state === 'uploading' || row.state === 'writing'))
+    const failed = rows.filter((row) => row.state === 'failed' || (incomplete.has(row.id) && row.state !== 'empty'))
     return {
       pending: active.length,
       uploading: rows.filter((row) => row.state === 'uploading').length,
@@ -221,11 +233,21 @@ export class Uploader {
       bytesPending: active.reduce((sum, row) => sum + row.size, 0),
       bytesSent: this.bytesSentTotal + [...this.inFlightBytes.values()].reduce((a, b) => a + b, 0),
       deletesPending: this.store.pendingRemovals().length,
-      failures: failed.map((row) => ({ path: this.describePath(row.folderId, row.name), error: row.lastError ?? 'unknown error' })),
+      failures: failed.map((row) => ({ path: this.describePath(row.folderId, row.name), error: incomplete.get(row.id) ?? row.lastError ?? 'unknown error' })),
     }
   }
 
   // -------------------------------------------------------------------------------------------
+
+  /** A scan that fails (the journal refusing a write on a full disk) is tried again shortly. */
+  private scanSafely(): void {
+    try {
+      this.scan()
+    } catch (error) {
+      this.log?.warn({ err: (error as Error).message }, 'the upload queue could not be read or updated; trying again in 1 s')
+      if (!this.stopped) this.timer = setTimeout(() => this.scanSafely(), 1000)
+    }
+  }
 
   private scan(): void {
     this.timer = undefined
@@ -233,9 +255,15 @@ export class Uploader {
     const now = Date.now()
     const byFolder = new Map<number, LocalFileRow[]>()
     let nextWake = Infinity
+    const incomplete = this.store.writeFailures()
     for (const row of this.store.allLocalFiles()) {
       if (row.state === 'empty') {
         if (row.replacesUrl) nextWake = Math.min(nextWake, this.settleEmpty(row, now))
+        continue
+      }
+      const writeFailure = incomplete.get(row.id)
+      if (writeFailure !== undefined) {
+        this.refuseIncomplete(row, writeFailure)
         continue
       }
       const urgent = this.urgent.has(row.id)
@@ -270,7 +298,7 @@ export class Uploader {
       }
       this.startBatch(folderId, this.pickBatch(rows))
     }
-    if (nextWake !== Infinity) this.timer = setTimeout(() => this.scan(), Math.max(10, nextWake - now))
+    if (nextWake !== Infinity) this.timer = setTimeout(() => this.scanSafely(), Math.max(10, nextWake - now))
   }
 
   /**
@@ -485,6 +513,16 @@ export class Uploader {
       this.urgent.delete(item.id)
       if (this.waiters.has(item.id)) this.urgent.add(item.id)
     }
+  }
+
+  /** A file a write failed on stays local, marked failed; whoever waits for it is told. */
+  private refuseIncomplete(row: LocalFileRow, writeFailure: string): void {
+    if (this.tracker.writers(row.id) > 0) return
+    if (row.state !== 'failed') {
+      this.store.updateLocalFile(row.id, { state: 'failed', lastError: writeFailure })
+      this.log?.error({ path: this.describePath(row.folderId, row.name) }, `not uploading an incomplete file: ${writeFailure}`)
+    }
+    this.settle(row.id, fsError('EIO', `${this.describePath(row.folderId, row.name)}: ${writeFailure}`))
   }
 
   private settle(localId: number, error?: Error): void {

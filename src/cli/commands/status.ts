@@ -102,6 +102,13 @@ export function formatStatus(status: Json): string {
     ? `${formatBytes(num(account.usedBytes))} used of ${formatBytes(num(account.quotaBytes))} (${formatBytes(num(account.freeBytes))} available)`
     : 'quota not asked yet (the mount asks on the first df)'])
   if (status.openFiles !== undefined) lines.push(['Open files', String(Array.isArray(status.openFiles) ? status.openFiles.length : num(status.openFiles))])
+  if (status.cacheDisk && typeof status.cacheDisk === 'object') {
+    const disk = obj(status.cacheDisk)
+    const free = `${formatBytes(num(disk.freeBytes))} free of ${formatBytes(num(disk.totalBytes))}`
+    lines.push(['Cache disk', disk.full
+      ? `FULL: ${String(disk.dir)} (${free}); new files and writes fail with ENOSPC until space is freed (deleting files works)`
+      : `${String(disk.dir)} (${free})`])
+  }
   const failures = Array.isArray(uploads.failures) ? (uploads.failures as Json[]) : []
   for (const failure of failures) lines.push(['Failed', `${String(failure.path)}: ${String(failure.error)}`])
   const width = Math.max(...lines.map(([label]) => label.length)) + 2
