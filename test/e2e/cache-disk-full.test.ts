@@ -60,6 +60,7 @@ describe('a full cache disk', () => {
       const mount = await mountFichfs(emu, { cacheDir, args: ['--write-back', '1h', '--disk-cache', '0'] })
       const mnt = mount.mountpoint
       await writeFile(join(mnt, 'keep.txt'), 'journaled before the disk filled up\n')
+      await mkdir(join(mnt, 'folder'))
 
       const ddError = await overfill(join(mnt, 'big.bin'))
       expect(ddError).toMatch(/No space left on device/)
@@ -79,7 +80,10 @@ describe('a full cache disk', () => {
       const text = await fichfs('status', mnt)
       expect(text.stdout).toMatch(/Cache disk\s+FULL: .*cache-a/)
 
-      // Deleting still works, and frees the space: writes work again without a restart.
+      // Deleting still works (a folder, then the file), and frees the space: writes work again
+      // without a restart.
+      const rmdir = await exec('rmdir', [join(mnt, 'folder')])
+      expect(rmdir.code, rmdir.stderr).toBe(0)
       const removed = await exec('rm', [join(mnt, 'big.bin')])
       expect(removed.code, removed.stderr).toBe(0)
       await writeFile(join(mnt, 'new.txt'), 'written once space was back\n')
