@@ -41,7 +41,11 @@ export interface MountService {
   readonly mountpoint: string
   readonly fs: FichierFs
   status(): Record<string, unknown>
-  /** Upload what is pending (unless `wait` is false), unmount, close. Idempotent. */
+  /**
+   * Upload what is pending (unless `wait` is false), unmount, close. Idempotent: a later call
+   * joins the stop under way, and its `wait: false` or aborted `signal` stops the waiting for
+   * every caller (a second signal, `fichfs unmount --no-wait`), whoever started the stop.
+   */
   stop(options: { wait: boolean; onProgress?: (status: UploadStatus) => void; signal?: AbortSignal }): Promise<UploadStatus>
   /** Resolves when the mount has stopped (by stop() or an external unmount). */
   readonly stopped: Promise<void>
@@ -123,6 +127,9 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
   log.info({ mountpoint }, 'mounted')
 
   let stopping: Promise<UploadStatus> | undefined
+  // One for the whole stop, whoever asks: any caller may end the wait for all of them.
+  const giveUp = new AbortController()
+  const progressListeners = new Set<(status: UploadStatus) => void>()
   let markStopped!: () => void
   const stopped = new Promise<void>((done) => {
     markStopped = done
@@ -151,9 +158,19 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     status,
     stopped,
     stop: (options) => {
+      if (options.onProgress) progressListeners.add(options.onProgress)
+      if (options.signal?.aborted || !options.wait) giveUp.abort()
+      else options.signal?.addEventListener('abort', () => giveUp.abort(), { once: true })
+      if (stopping && giveUp.signal.aborted) log.info('stop: not waiting for pending uploads any longer')
       stopping ??= (async () => {
         log.info({ wait: options.wait }, 'stopping')
-        const final = await fs.shutdown(options)
+        const final = await fs.shutdown({
+          wait: !giveUp.signal.aborted,
+          signal: giveUp.signal,
+          onProgress: (progress) => {
+            for (const listener of progressListeners) listener(progress)
+          },
+        })
         log.info({ pending: final.pending, failed: final.failed }, 'upload queue settled; unmounting')
         // Each step is bounded: the queue is journaled by now, so nothing is lost if one hangs,
         // and a stop that never ends is worse than a stale mount the next mount clears.
@@ -186,6 +203,9 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
   const control: Server = serveControl(socketPath, async (request, send) => {
     if (request.cmd === 'status') return send({ ok: true, status: status() })
     if (request.cmd === 'unmount') {
+      // Answer at once (a busy daemon draining for an earlier unmount is still alive), then
+      // join the stop; --no-wait ends the waiting of the stop under way.
+      send({ progress: fs.uploader.status() })
       const final = await service.stop({ wait: request.wait !== false, onProgress: (progress) => send({ progress }) })
       return send({ ok: true, done: true, status: final })
     }
