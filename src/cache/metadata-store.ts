@@ -11,7 +11,8 @@
  *   local_files  files that exist only here: being written, waiting to upload, failed, or empty
  *   attrs        mtimes and permission bits set by programs (1fichier stores neither), keyed by
  *                file URL or `folder:<id>`
- *   gates        the pacer's gates, shared by every fichfs process of this account
+ *   gates        unused since the pacer's gates moved to one file per user (cache/gate-db.ts);
+ *                dropped with the next format change
  *   kv           small facts (account info with the time it was fetched, schema version)
  *   pending_rm   remote files to delete once it is safe (an overwrite's old version)
  *   write_failures  local files a write failed on (a full cache disk): incomplete, so never
@@ -21,7 +22,6 @@
  * journal tables are kept through a migration instead; see migrate()).
  */
 import Database from 'better-sqlite3'
-import type { GateStore } from '../client/gate-store.js'
 import { fileIdFromUrl } from '../client/ids.js'
 
 export const SCHEMA_VERSION = 1
@@ -220,8 +220,6 @@ export class MetadataStore {
       addPendingRm: db.prepare('INSERT OR REPLACE INTO pending_rm (url, reason, created_at) VALUES (?, ?, ?)'),
       pendingRm: db.prepare('SELECT url FROM pending_rm ORDER BY created_at'),
       deletePendingRm: db.prepare('DELETE FROM pending_rm WHERE url = ?'),
-      gate: db.prepare('SELECT next, hold FROM gates WHERE key = ?'),
-      setGate: db.prepare('INSERT INTO gates (key, next, hold) VALUES (@key, @next, @hold) ON CONFLICT(key) DO UPDATE SET next = excluded.next, hold = excluded.hold'),
       kvGet: db.prepare('SELECT value, updated_at AS updatedAt FROM kv WHERE key = ?'),
       kvSet: db.prepare('INSERT OR REPLACE INTO kv (key, value, updated_at) VALUES (?, ?, ?)'),
     }
@@ -511,35 +509,6 @@ export class MetadataStore {
 
   setFact(key: string, value: unknown, at = Date.now()): void {
     this.statements.kvSet.run(key, JSON.stringify(value), at)
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // The pacer's gates, shared across processes
-
-  gateStore(): GateStore {
-    const read = (key: string) => (this.statements.gate.get(key) as { next: number; hold: number } | undefined) ?? { next: 0, hold: 0 }
-    const reserve = this.db.transaction((key: string, now: number, intervalMs: number) => {
-      const gate = read(key)
-      const start = Math.max(now, gate.next, gate.hold)
-      this.statements.setGate.run({ key, next: start + intervalMs, hold: gate.hold })
-      return start
-    })
-    const claim = this.db.transaction((key: string, now: number, intervalMs: number) => {
-      const gate = read(key)
-      if (gate.hold > now) return false
-      this.statements.setGate.run({ key, next: gate.next, hold: now + intervalMs })
-      return true
-    })
-    return {
-      // IMMEDIATE: take the write lock before reading, so two processes never book one slot.
-      reserve: (key, now, intervalMs) => reserve.immediate(key, now, intervalMs) as number,
-      claim: (key, now, intervalMs) => claim.immediate(key, now, intervalMs) as boolean,
-      holdUntil: (key, until) => {
-        const gate = read(key)
-        this.statements.setGate.run({ key, next: gate.next, hold: Math.max(gate.hold, until) })
-      },
-      heldUntil: (key) => read(key).hold,
-    }
   }
 }
 

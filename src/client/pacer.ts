@@ -7,11 +7,17 @@
  *   1. a listing waits for its folder's gate and user/info for its own gate,
  *   2. every call then books a slot on the global gate, spaced by at least `minIntervalMs`
  *      (rclone's 400 ms by default), more after transient errors.
- * After a flood answer the global gate is held for a long cool-down (>= 30 s, doubling while
- * floods repeat) and the call is retried; transient errors back off with jitter; final errors
- * are thrown at once.
+ * After a flood answer the global gate is held for a long cool-down (longer than the service's
+ * 60 s lock, doubling while floods repeat) and the call is retried; then calls stay spaced
+ * wider for a while (`floodSpacingMs`), so that a client this pacer cannot see (another
+ * machine behind the same IP) and this one stop meeting the limit together. Transient errors
+ * back off with jitter; final errors are thrown at once.
  *
- * Gates live in a GateStore so that several processes on one machine can share them.
+ * Gates live in a GateStore so that several processes on one machine can share them (the
+ * mount uses one file for every fichfs process of the user: src/cache/gate-db.ts). A scope
+ * names the gates: the global spacing, the flood hold and user/info are per service (1fichier
+ * counts them per IP, whatever the account), listings per service and account (folder ids are
+ * an account's).
  */
 import { MemoryGateStore, type GateStore } from './gate-store.js'
 import { backoffDelay, classify, floodCooldown } from './retry.js'
@@ -25,9 +31,13 @@ export interface PacerOptions {
   listingIntervalMs: number
   /** One user/info per this interval (1fichier: 1 min per IP). */
   userInfoIntervalMs: number
-  /** First flood cool-down (>= 30 s against the real service); doubles while floods repeat. */
+  /** First flood cool-down (longer than the service's 60 s lock); doubles while floods repeat. */
   floodCooldownMs: number
   maxFloodCooldownMs: number
+  /** After a flood, calls are spaced at least this much... */
+  floodSpacingMs: number
+  /** ...for this long after the cool-down ends. */
+  floodSlowdownMs: number
   /** Give up after this many flood answers in a row for one call. */
   maxFloodRetries: number
   /** Transient-error retries per call. */
@@ -41,8 +51,13 @@ export const DEFAULT_PACER_OPTIONS: PacerOptions = {
   maxIntervalMs: 5_000,
   listingIntervalMs: 30_000,
   userInfoIntervalMs: 60_000,
-  floodCooldownMs: 30_000,
+  // The lock is 60 s (shared/1fichier-api.md §7; the emulator's default): retrying sooner only
+  // meets it again, and each call met while locked counts as a flood.
+  floodCooldownMs: 65_000,
   maxFloodCooldownMs: 10 * 60_000,
+  // Three times rclone's spacing: two uncoordinated clients on one IP stay under 3 calls/s.
+  floodSpacingMs: 1_200,
+  floodSlowdownMs: 10 * 60_000,
   maxFloodRetries: 6,
   maxRetries: 8,
   backoffBaseMs: 500,
@@ -75,8 +90,15 @@ export interface PacerStats {
   floodHoldUntil: number
 }
 
+/** Whose gates these are: the API origin and an account id (never the key itself). */
+export interface PacerScope {
+  service: string
+  account: string
+}
+
 export interface PacerDeps {
   store?: GateStore
+  scope?: PacerScope
   now?: () => number
   sleep?: (ms: number) => Promise<void>
   random?: () => number
@@ -94,6 +116,7 @@ function withMargin(ms: number): number {
 export class Pacer {
   readonly options: PacerOptions
   private readonly store: GateStore
+  private readonly scope?: PacerScope
   private readonly now: () => number
   private readonly sleep: (ms: number) => Promise<void>
   private readonly random: () => number
@@ -106,6 +129,7 @@ export class Pacer {
   constructor(options: Partial<PacerOptions> = {}, deps: PacerDeps = {}) {
     this.options = { ...DEFAULT_PACER_OPTIONS, ...options }
     this.store = deps.store ?? new MemoryGateStore()
+    this.scope = deps.scope
     this.now = deps.now ?? Date.now
     this.sleep = deps.sleep ?? defaultSleep
     this.random = deps.random ?? Math.random
@@ -135,7 +159,8 @@ export class Pacer {
           this.consecutiveFloods++
           if (++floodRetries > this.options.maxFloodRetries) throw error
           const delay = floodCooldown(this.consecutiveFloods, { baseMs: this.options.floodCooldownMs, maxMs: this.options.maxFloodCooldownMs })
-          this.store.holdUntil('api', this.now() + delay)
+          this.store.holdUntil(this.serviceKey('api'), this.now() + delay)
+          this.store.holdUntil(this.serviceKey('slow'), this.now() + delay + this.options.floodSlowdownMs)
           this.onRetry?.({ endpoint, kind: 'flood', attempt, delayMs: delay, error })
         } else {
           if (++transientRetries > this.options.maxRetries) throw error
@@ -151,7 +176,7 @@ export class Pacer {
 
   /** True when a listing of `folderId` could start now without waiting for its gate. */
   listingAllowedNow(folderId: number): boolean {
-    return this.store.heldUntil(`list:${folderId}`) <= this.now()
+    return this.store.heldUntil(this.accountKey(`list:${folderId}`)) <= this.now()
   }
 
   stats(): PacerStats {
@@ -159,29 +184,38 @@ export class Pacer {
     return {
       ...this.totals,
       callsLastMinute: this.recentCalls.length,
-      floodHoldUntil: this.store.heldUntil('api') > this.now() ? this.store.heldUntil('api') : 0,
+      floodHoldUntil: this.store.heldUntil(this.serviceKey('api')) > this.now() ? this.store.heldUntil(this.serviceKey('api')) : 0,
     }
   }
 
   private async waitTurn(gate: CallGate): Promise<void> {
     const special = gate.listing !== undefined
-      ? { key: `list:${gate.listing}`, interval: withMargin(this.options.listingIntervalMs) }
-      : gate.userInfo ? { key: 'user-info', interval: withMargin(this.options.userInfoIntervalMs) } : undefined
+      ? { key: this.accountKey(`list:${gate.listing}`), interval: withMargin(this.options.listingIntervalMs) }
+      : gate.userInfo ? { key: this.serviceKey('user-info'), interval: withMargin(this.options.userInfoIntervalMs) } : undefined
     for (;;) {
       if (special) {
         const free = this.store.heldUntil(special.key)
         if (free > this.now()) await this.sleep(free - this.now())
       }
-      await this.waitFor('api', this.interval)
+      await this.waitFor(this.serviceKey('api'))
       // The per-folder (or user/info) gate is claimed only now, at the real start: a long wait
       // for the global slot must not let two listings of one folder start too close.
       if (!special || this.store.claim(special.key, this.now(), special.interval)) return
     }
   }
 
-  private async waitFor(key: string, interval: number): Promise<void> {
+  /** The spacing now: wider for a while after a flood met by any process of this machine. */
+  private spacing(): number {
+    const slow = this.store.heldUntil(this.serviceKey('slow')) > this.now()
+    return slow ? Math.max(this.interval, this.options.floodSpacingMs) : this.interval
+  }
+
+  private async waitFor(key: string): Promise<void> {
     for (;;) {
       const now = this.now()
+      // Asked at each booking: calls queued before a flood are booked again after its hold
+      // with the spacing that holds then.
+      const interval = this.spacing()
       const start = this.store.reserve(key, now, interval)
       if (start > now) await this.sleep(start - now)
       // A flood hold placed while we slept voids the slot: book again behind it.
@@ -194,6 +228,14 @@ export class Pacer {
         await this.sleep(Math.max(1, this.store.heldUntil(`${key}:started`) - at))
       }
     }
+  }
+
+  private serviceKey(key: string): string {
+    return this.scope ? `${this.scope.service} ${key}` : key
+  }
+
+  private accountKey(key: string): string {
+    return this.scope ? `${this.scope.service} ${this.scope.account} ${key}` : key
   }
 
   private onSuccess(): void {
