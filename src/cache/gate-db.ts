@@ -49,6 +49,10 @@ export function openSharedGates(dir: string): SharedGateStore {
     set.run({ key, next: gate.next, hold: now + intervalMs })
     return true
   })
+  const release = db.transaction((key: string, until: number) => {
+    const gate = read(key)
+    if (gate.hold === until) set.run({ key, next: gate.next, hold: 0 })
+  })
   const hold = db.transaction((key: string, until: number) => {
     const gate = read(key)
     set.run({ key, next: gate.next, hold: Math.max(gate.hold, until) })
@@ -59,6 +63,7 @@ export function openSharedGates(dir: string): SharedGateStore {
     claim: (key, now, intervalMs) => claim.immediate(key, now, intervalMs) as boolean,
     holdUntil: (key, until) => hold.immediate(key, until),
     heldUntil: (key) => read(key).hold,
+    release: (key, until) => release.immediate(key, until),
     close: () => db.close(),
   }
 }

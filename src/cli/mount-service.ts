@@ -9,6 +9,7 @@ import type { Server } from 'node:net'
 import { join, resolve } from 'node:path'
 import { BlockCache } from '../cache/block-cache.js'
 import { lockCacheDir, type CacheLock } from '../cache/cache-lock.js'
+import { neverReached } from '../client/retry.js'
 import { DEFAULT_ENDPOINT } from '../client/trust.js'
 import { FichfsError } from '../errors.js'
 import { FichierFs } from '../fs/fichier-fs.js'
@@ -105,6 +106,13 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
   } catch (error) {
     lock.release()
     await account.close({ discard: isRejectedKey(error) })
+    if (neverReached(error)) {
+      throw new FichfsError('FICHFS_UNREACHABLE', `cannot reach 1fichier at ${settings.endpoint ?? DEFAULT_ENDPOINT} (${(error as Error).message}); not mounting`, {
+        cause: error,
+        hint: 'Check the network connection (and --endpoint). fichfs does not mount an account it cannot list; ' +
+          'run the command again once the service answers (the systemd unit does, every 30 s).',
+      })
+    }
     throw error
   }
   // Resolve the socket path now: after mounting, a realpath of the mountpoint would ask this
@@ -164,13 +172,19 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
       if (stopping && giveUp.signal.aborted) log.info('stop: not waiting for pending uploads any longer')
       stopping ??= (async () => {
         log.info({ wait: options.wait }, 'stopping')
+        // Waiting for uploads makes no sense while 1fichier cannot be reached: they stay queued.
+        const outageWatch = setInterval(() => {
+          if (giveUp.signal.aborted || !pacer.stats().unreachable) return
+          log.warn('1fichier cannot be reached: not waiting for pending uploads; they stay queued for the next mount')
+          giveUp.abort()
+        }, 500)
         const final = await fs.shutdown({
           wait: !giveUp.signal.aborted,
           signal: giveUp.signal,
           onProgress: (progress) => {
             for (const listener of progressListeners) listener(progress)
           },
-        })
+        }).finally(() => clearInterval(outageWatch))
         log.info({ pending: final.pending, failed: final.failed }, 'upload queue settled; unmounting')
         // Each step is bounded: the queue is journaled by now, so nothing is lost if one hangs,
         // and a stop that never ends is worse than a stale mount the next mount clears.

@@ -20,7 +20,7 @@
  * an account's).
  */
 import { MemoryGateStore, type GateStore } from './gate-store.js'
-import { backoffDelay, classify, floodCooldown } from './retry.js'
+import { backoffDelay, classify, floodCooldown, neverReached } from './retry.js'
 
 export interface PacerOptions {
   /** Minimum spacing between two API calls (rclone: 400 ms). */
@@ -42,6 +42,11 @@ export interface PacerOptions {
   maxFloodRetries: number
   /** Transient-error retries per call. */
   maxRetries: number
+  /**
+   * While the service cannot be reached at all (connection refused, no route, no DNS answer),
+   * a call is retried this long, then fails: a mount or a read must not hang on an outage.
+   */
+  outageBudgetMs: number
   backoffBaseMs: number
   backoffMaxMs: number
 }
@@ -60,6 +65,7 @@ export const DEFAULT_PACER_OPTIONS: PacerOptions = {
   floodSlowdownMs: 10 * 60_000,
   maxFloodRetries: 6,
   maxRetries: 8,
+  outageBudgetMs: 15_000,
   backoffBaseMs: 500,
   backoffMaxMs: 30_000,
 }
@@ -88,6 +94,8 @@ export interface PacerStats {
   floods: number
   /** When the current flood hold ends (0 if none). */
   floodHoldUntil: number
+  /** A call gave up because the service could not be reached, and none has got through since. */
+  unreachable: boolean
 }
 
 /** Whose gates these are: the API origin and an account id (never the key itself). */
@@ -123,6 +131,8 @@ export class Pacer {
   private readonly onRetry?: PacerDeps['onRetry']
   private interval: number
   private consecutiveFloods = 0
+  /** A call gave up on an unreachable service, and none has got through since. */
+  private outageKnown = false
   private totals = { calls: 0, retries: 0, floods: 0 }
   private readonly recentCalls: number[] = []
 
@@ -144,16 +154,32 @@ export class Pacer {
   async run<T>(endpoint: string, gate: CallGate, send: (attempt: number) => Promise<T>): Promise<T> {
     let transientRetries = 0
     let floodRetries = 0
+    let unreachableSince: number | undefined
     for (let attempt = 1; ; attempt++) {
-      await this.waitTurn(gate)
+      const claimed = await this.waitTurn(gate)
       this.countCall()
       try {
         const result = await send(attempt)
         this.onSuccess()
         return result
       } catch (error) {
+        const unreachable = neverReached(error)
+        // Any answer, even an error, means the service is reachable again.
+        if (!unreachable) this.outageKnown = false
+        // Nothing was listed: the folder's (or user/info's) gate is free again.
+        if (unreachable && claimed) this.store.release(claimed.key, claimed.until)
         const decision = classify(error)
         if (decision === 'fail') throw error
+        if (unreachable) {
+          // Once one call has waited out the budget, the outage is known: until a call gets
+          // through again, the others fail at their first attempt instead of waiting too.
+          if (this.outageKnown) throw error
+          unreachableSince ??= this.now()
+          if (this.now() - unreachableSince >= this.options.outageBudgetMs) {
+            this.outageKnown = true
+            throw error
+          }
+        }
         if (decision === 'flood') {
           this.totals.floods++
           this.consecutiveFloods++
@@ -185,10 +211,12 @@ export class Pacer {
       ...this.totals,
       callsLastMinute: this.recentCalls.length,
       floodHoldUntil: this.store.heldUntil(this.serviceKey('api')) > this.now() ? this.store.heldUntil(this.serviceKey('api')) : 0,
+      unreachable: this.outageKnown,
     }
   }
 
-  private async waitTurn(gate: CallGate): Promise<void> {
+  /** Wait for the call's turn; returns the per-folder or user/info gate it claimed, if any. */
+  private async waitTurn(gate: CallGate): Promise<{ key: string; until: number } | undefined> {
     const special = gate.listing !== undefined
       ? { key: this.accountKey(`list:${gate.listing}`), interval: withMargin(this.options.listingIntervalMs) }
       : gate.userInfo ? { key: this.serviceKey('user-info'), interval: withMargin(this.options.userInfoIntervalMs) } : undefined
@@ -200,7 +228,8 @@ export class Pacer {
       await this.waitFor(this.serviceKey('api'))
       // The per-folder (or user/info) gate is claimed only now, at the real start: a long wait
       // for the global slot must not let two listings of one folder start too close.
-      if (!special || this.store.claim(special.key, this.now(), special.interval)) return
+      if (!special) return undefined
+      if (this.store.claim(special.key, this.now(), special.interval)) return { key: special.key, until: this.store.heldUntil(special.key) }
     }
   }
 
@@ -240,6 +269,7 @@ export class Pacer {
 
   private onSuccess(): void {
     this.consecutiveFloods = 0
+    this.outageKnown = false
     // rclone's decay: the spacing shrinks to 3/4 per success, down to the minimum.
     this.interval = Math.max(this.options.minIntervalMs, Math.round(this.interval * 0.75))
   }

@@ -19,6 +19,7 @@
  */
 import { createReadStream } from 'node:fs'
 import { FichierApiError } from '../client/errors.js'
+import { neverReached } from '../client/retry.js'
 import type { UploadResult, UploadSource } from '../client/types.js'
 import { whirlpoolOfFile } from '../client/whirlpool.js'
 import type { FileRow, LocalFileRow, MetadataStore } from '../cache/metadata-store.js'
@@ -108,8 +109,12 @@ export class Uploader {
   private readonly inFlightBytes = new Map<number, number>()
   private draining = false
   private stopped = false
-  /** Journal rows that were uploading when an earlier run stopped: they may have arrived. */
-  private readonly interrupted = new Set<number>()
+  /**
+   * Journal rows whose last upload may have arrived although it did not succeed here (it was
+   * under way when an earlier run stopped, or it failed after reaching the service), with
+   * since when: a listing made after that shows whether it did.
+   */
+  private readonly interrupted = new Map<number, number>()
   private removing: Promise<void> | undefined
   private bytesSentTotal = 0
   private readonly createdAt = Date.now()
@@ -143,7 +148,7 @@ export class Uploader {
         continue
       }
       const size = this.spool.sizeOnDisk(row.spoolPath)
-      if (row.state === 'uploading' && size === row.size) this.interrupted.add(row.id)
+      if (row.state === 'uploading' && size === row.size) this.interrupted.set(row.id, this.createdAt)
       this.store.updateLocalFile(row.id, { state: size === 0 ? 'empty' : 'queued', size, readyAt: Date.now(), attempts: 0 })
       if (size > 0) count++
     }
@@ -442,11 +447,13 @@ export class Uploader {
    */
   private async adoptArrived(folderId: number, batch: Snapshot[]): Promise<Snapshot[]> {
     const candidates = new Set(batch.filter((item) => this.interrupted.has(item.id)).map((item) => item.id))
+    const since = Math.max(...[...candidates].map((id) => this.interrupted.get(id) ?? this.createdAt))
     for (const id of candidates) this.interrupted.delete(id)
     let files: FileRow[]
     try {
-      // Any listing made by this run came after the crash (the mount lists the root first).
-      await this.tracker.listedSince(folderId, this.createdAt)
+      // A listing made after the upload was cut shows it if it arrived (for a crash, any
+      // listing of this run: the mount lists the root first).
+      await this.tracker.listedSince(folderId, since)
       files = this.store.files(folderId)
     } catch (error) {
       this.log?.warn({ folderId, err: (error as Error).message }, 'could not check whether interrupted uploads arrived; sending them again')
@@ -496,10 +503,16 @@ export class Uploader {
     if (!row) return this.settle(item.id)
     // Rewritten meanwhile: the new content is queued on its own (an fsync keeps waiting for it).
     if (row.state !== 'uploading') return
-    const attempts = row.attempts + 1
+    // The service could not be reached at all (an outage): not the file's fault, so it costs no
+    // attempt; it is tried again after the first back-off, as long as the outage lasts.
+    const unreachable = neverReached(error)
+    const attempts = unreachable ? row.attempts : row.attempts + 1
     const final = attempts >= this.options.maxAttempts || !retryable(error)
+    // Cut after it reached the service (a reset, a lost answer): it may be there all the same,
+    // and sending it again would make a second copy.
+    if (!final && !unreachable && mayHaveArrived(error)) this.interrupted.set(item.id, Date.now())
     const message = error.message
-    const delay = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** (attempts - 1))
+    const delay = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** Math.max(0, attempts - 1))
     this.store.updateLocalFile(row.id, {
       attempts, lastError: message, state: final ? 'failed' : 'queued', readyAt: Date.now() + delay,
     })
@@ -566,6 +579,12 @@ export class Uploader {
 /** rsync's temporary names: `.` + the final name + `.` + six random characters. */
 export function looksTemporary(name: string): boolean {
   return /^\..+\.[A-Za-z0-9]{6}$/.test(name)
+}
+
+/** A failure after the upload was sent: the connection broke, or the report did not come. */
+function mayHaveArrived(error: Error): boolean {
+  return error instanceof FichierApiError &&
+    ['FICHFS_NETWORK', 'FICHFS_TIMEOUT', 'FICHFS_BAD_RESPONSE', 'FICHFS_UPLOAD_FAILED'].includes(error.code)
 }
 
 function retryable(error: Error): boolean {

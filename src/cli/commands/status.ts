@@ -90,7 +90,8 @@ export function formatStatus(status: Json): string {
   lines.push(['Uploads', `${num(uploads.pending)} pending, ${num(uploads.uploading)} uploading, ${num(uploads.failed)} failed; ` +
     `${formatBytes(num(uploads.bytesPending))} to send, ${formatBytes(num(uploads.bytesSent))} sent` +
     (num(uploads.deletesPending) > 0 ? `; ${num(uploads.deletesPending)} replaced version(s) to delete` : '')])
-  lines.push(['API calls', `${num(api.callsLastMinute)} in the last minute, ${num(api.calls)} in total (${num(api.retries)} retried)`])
+  lines.push(['API calls', `${num(api.callsLastMinute)} in the last minute, ${num(api.calls)} in total (${num(api.retries)} retried)` +
+    (api.unreachable ? '; 1fichier cannot be reached (reads of uncached data fail, uploads wait)' : '')])
   const holdMs = num(api.floodHoldUntil) - Date.now()
   lines.push(['Floods met', `${num(api.floods)}${holdMs > 0 ? `; cooling down for ${Math.ceil(holdMs / 1000)} s` : ''}`])
   const caches = [`file blocks ${hitRate(num(cache.hits) + num(cache.diskHits), num(cache.misses))}`]
