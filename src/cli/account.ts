@@ -15,7 +15,7 @@ import { FichierClient } from '../client/fichier-client.js'
 import { DEFAULT_PACER_OPTIONS, Pacer, scalePacerOptions } from '../client/pacer.js'
 import type { Logger } from '../log.js'
 import { DEFAULT_ENDPOINT } from '../client/trust.js'
-import { accountCacheDir, accountCacheDirPath, defaultCacheDir, resolveApiKey, runtimeDir, type KeySource } from './config.js'
+import { accountCacheDir, accountCacheDirPath, defaultCacheDir, parseEndpoint, resolveApiKey, runtimeDir, type KeySource } from './config.js'
 
 export interface AccountOptions {
   endpoint?: string
@@ -43,6 +43,7 @@ export function isRejectedKey(error: unknown): boolean {
 }
 
 export function openAccount(options: AccountOptions): OpenAccount {
+  if (options.endpoint !== undefined) parseEndpoint(options.endpoint)
   const resolved = options.apiKey ? { key: options.apiKey, source: 'given' as const } : resolveApiKey({ apiKeyFile: options.apiKeyFile })
   const scale = options.timeScale && options.timeScale > 0 ? options.timeScale : 1
   const created = !existsSync(accountCacheDirPath(options.cacheDir ?? defaultCacheDir(), options.endpoint, resolved.key))

@@ -4,7 +4,7 @@
  * lifecycle: check the key, resume the upload queue, mount, serve, then on stop upload what is
  * pending (or leave it journaled) and unmount.
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import type { Server } from 'node:net'
 import { join, resolve } from 'node:path'
 import { BlockCache } from '../cache/block-cache.js'
@@ -129,7 +129,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     await account.close()
     lock.release()
     throw new FichfsError('FICHFS_MOUNT', `could not mount ${mountpoint}: ${(error as Error).message}`, {
-      cause: error, hint: 'Is FUSE installed (apt-get install fuse libfuse2) and /dev/fuse usable? Is the mountpoint an empty directory?',
+      cause: error, hint: 'Is FUSE installed (apt-get install fuse libfuse2) and /dev/fuse usable by you?',
     })
   }
   log.info({ mountpoint }, 'mounted')
@@ -243,15 +243,25 @@ async function within(ms: number, work: Promise<unknown>): Promise<boolean> {
 
 /** Is a FUSE filesystem mounted at this path? (Reads /proc, never the mount itself.) */
 export function isMounted(mountpoint: string): boolean {
+  const type = mountTypeAt(mountpoint)
+  return type === null || (type ?? '').startsWith('fuse')
+}
+
+/** The type of what is mounted at this path (undefined: nothing; null: /proc unreadable). */
+function mountTypeAt(mountpoint: string): string | undefined | null {
+  let text: string
   try {
-    // /proc/mounts escapes space, tab, newline and backslash in paths (\040, \011, \012, \134).
-    return readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => {
-      const [, point, type] = line.split(' ')
-      return point !== undefined && unescapeMountField(point) === mountpoint && (type ?? '').startsWith('fuse')
-    })
+    text = readFileSync('/proc/self/mounts', 'utf8')
   } catch {
-    return true
+    return null
   }
+  // /proc/mounts escapes space, tab, newline and backslash in paths (\040, \011, \012, \134).
+  let found: string | undefined
+  for (const line of text.split('\n')) {
+    const [, point, type] = line.split(' ')
+    if (point !== undefined && unescapeMountField(point) === mountpoint) found = type ?? ''
+  }
+  return found
 }
 
 function checkMountpoint(mountpoint: string): void {
@@ -260,6 +270,18 @@ function checkMountpoint(mountpoint: string): void {
   }
   try {
     if (!statSync(mountpoint).isDirectory()) throw new FichfsError('FICHFS_MOUNTPOINT', `${mountpoint} is not a directory`)
+    // Said plainly here: FUSE's own refusal would only read "could not mount".
+    const type = mountTypeAt(mountpoint)
+    if (type) {
+      throw new FichfsError('FICHFS_MOUNTPOINT_BUSY', `${mountpoint} is already a mount point (${type})`, {
+        hint: type === 'fuse.fichfs' ? 'A fichfs mount is running there: `fichfs status` shows it, `fichfs unmount` stops it.' : 'Unmount it first, or choose another directory.',
+      })
+    }
+    if (readdirSync(mountpoint).length > 0) {
+      throw new FichfsError('FICHFS_MOUNTPOINT_NOT_EMPTY', `${mountpoint} is not empty`, {
+        hint: 'fichfs mounts on an empty directory only (what is in it would be hidden under the mount): choose an empty one, or move its contents away.',
+      })
+    }
   } catch (error) {
     if (error instanceof FichfsError) throw error
     const code = (error as { code?: string }).code

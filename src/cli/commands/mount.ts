@@ -10,7 +10,7 @@ import { childEnv, KEY_VARIABLE } from '../../child-env.js'
 import { FichfsError } from '../../errors.js'
 import type { UploadStatus } from '../../fs/uploader.js'
 import { createLogger, type Logger } from '../../log.js'
-import { defaultCacheDir, parseDuration, parseSize, paths, resolveApiKey } from '../config.js'
+import { defaultCacheDir, parseDuration, parseEndpoint, parseSize, paths, resolveApiKey } from '../config.js'
 import { startMount, type MountService } from '../mount-service.js'
 import { shellQuote } from '../format.js'
 import { uploadProgress } from '../progress.js'
@@ -59,6 +59,7 @@ export const mountCommand: CommandModule<object, MountArgs> = {
   describe: 'Mount the 1fichier account on a directory',
   builder: (yargs) => mountOptions(yargs) as unknown as Argv<MountArgs>,
   handler: async (args) => {
+    if (args.endpoint !== undefined) parseEndpoint(args.endpoint)
     if (args.daemon) return detach(args)
     const key = resolveApiKey({ apiKeyFile: args['api-key-file'] })
     // Read once; no child of the daemon (fusermount, ...) inherits it.
