@@ -264,6 +264,16 @@ function mountTypeAt(mountpoint: string): string | undefined | null {
   return found
 }
 
+/** A FUSE mount nobody serves: a look-up inside it answers ENOTCONN. */
+function isStale(mountpoint: string): boolean {
+  try {
+    statSync(join(mountpoint, '.fichfs-stale-probe'))
+    return false
+  } catch (error) {
+    return (error as { code?: string }).code === 'ENOTCONN'
+  }
+}
+
 function checkMountpoint(mountpoint: string): void {
   if (!existsSync('/dev/fuse')) {
     throw new FichfsError('FICHFS_NO_FUSE', '/dev/fuse is missing', { hint: 'Install FUSE: apt-get install fuse libfuse2 (and load the fuse module).' })
@@ -272,7 +282,9 @@ function checkMountpoint(mountpoint: string): void {
     if (!statSync(mountpoint).isDirectory()) throw new FichfsError('FICHFS_MOUNTPOINT', `${mountpoint} is not a directory`)
     // Said plainly here: FUSE's own refusal would only read "could not mount".
     const type = mountTypeAt(mountpoint)
-    if (type) {
+    // A FUSE mount whose daemon died (the kernel may still answer for its root from its cache)
+    // is cleared by the adapter before mounting.
+    if (type && !(type.startsWith('fuse') && isStale(mountpoint))) {
       throw new FichfsError('FICHFS_MOUNTPOINT_BUSY', `${mountpoint} is already a mount point (${type})`, {
         hint: type === 'fuse.fichfs' ? 'A fichfs mount is running there: `fichfs status` shows it, `fichfs unmount` stops it.' : 'Unmount it first, or choose another directory.',
       })

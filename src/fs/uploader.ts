@@ -115,6 +115,8 @@ export class Uploader {
    * since when: a listing made after that shows whether it did.
    */
   private readonly interrupted = new Map<number, number>()
+  /** Journal rows an earlier run left (their writers are gone). */
+  private readonly recovered = new Set<number>()
   private removing: Promise<void> | undefined
   private bytesSentTotal = 0
   private readonly createdAt = Date.now()
@@ -148,6 +150,7 @@ export class Uploader {
         continue
       }
       const size = this.spool.sizeOnDisk(row.spoolPath)
+      this.recovered.add(row.id)
       if (row.state === 'uploading' && size === row.size) this.interrupted.set(row.id, this.createdAt)
       this.store.updateLocalFile(row.id, { state: size === 0 ? 'empty' : 'queued', size, readyAt: Date.now(), attempts: 0 })
       if (size > 0) count++
@@ -276,8 +279,10 @@ export class Uploader {
       if (row.state !== 'queued' && !(urgent && row.state === 'writing')) continue
       if (this.tracker.writers(row.id) > 0 && !urgent) continue
       // rsync's temporary files (.name.XXXXXX) are renamed right after close; should the rename
-      // lag, waiting longer still beats uploading under the temporary name and renaming.
-      const readyAt = (row.readyAt ?? now) + (looksTemporary(row.name) && !this.draining ? this.options.maxBatchDelayMs : 0)
+      // lag, waiting longer still beats uploading under the temporary name and renaming. One
+      // left by a crash will not be renamed: its writer is gone.
+      const waitForRename = looksTemporary(row.name) && !this.draining && !this.recovered.has(row.id)
+      const readyAt = (row.readyAt ?? now) + (waitForRename ? this.options.maxBatchDelayMs : 0)
       // Retries keep their back-off even when someone waits for them.
       if (readyAt > now && (!urgent || row.attempts > 0)) {
         nextWake = Math.min(nextWake, readyAt)

@@ -106,6 +106,8 @@ export interface MountOptions {
 export interface TestMount {
   mountpoint: string
   cacheDir: string
+  /** Where its control socket is, when the test gave it its own FICHFS_RUNTIME_DIR. */
+  runtimeDir?: string
   process: ChildProcess
   /** Everything the daemon wrote to stdout and stderr. */
   output(): string
@@ -139,6 +141,7 @@ export async function mountFichfs(emu: Emulator, options: MountOptions): Promise
   const mount: TestMount = {
     mountpoint,
     cacheDir: options.cacheDir,
+    runtimeDir: options.env?.FICHFS_RUNTIME_DIR,
     process: child,
     output: () => output,
     exited,
@@ -223,7 +226,7 @@ export async function waitForUploads(mount: TestMount, timeoutMs = 120_000): Pro
   const { requestControl, socketPathFor } = await import('../../src/cli/control.js')
   const started = Date.now()
   for (;;) {
-    const answer = await requestControl(socketPathFor(mount.mountpoint), { cmd: 'status' })
+    const answer = await requestControl(socketPathFor(mount.mountpoint, mount.runtimeDir), { cmd: 'status' })
     const uploads = (answer.status as { uploads: { pending: number; failed: number; deletesPending: number } }).uploads
     if (uploads.pending === 0 && uploads.deletesPending === 0) return answer.status as Record<string, unknown>
     if (Date.now() - started > timeoutMs) throw new Error(`uploads still pending after ${timeoutMs} ms: ${JSON.stringify(uploads)}`)
