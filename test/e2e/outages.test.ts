@@ -114,7 +114,8 @@ describe('1fichier unreachable', () => {
       files['big/one.bin'] = 20_000_000
       await writeTree(source, { files })
       const cacheDir = await dir('gap-cache')
-      const mount = await mountFichfs(emu, { cacheDir, args: ['--write-back', '200ms'] })
+      // Two attempts per file: an outage must not use them up (it costs none).
+      const mount = await mountFichfs(emu, { cacheDir, args: ['--write-back', '200ms', '--upload-attempts', '2'] })
       await run(`rsync -a ${source}/ ${mount.mountpoint}/tree/`, { timeoutMs: 120_000 })
       // Down while the uploads go (some on the wire, some queued) ...
       await emu.close()
