@@ -13,6 +13,12 @@
  * machine behind the same IP) and this one stop meeting the limit together. Transient errors
  * back off with jitter; final errors are thrown at once.
  *
+ * The spacing is measured between the moments calls leave; the service counts them when they
+ * arrive, and a call delayed on its way (a busy network, a busy server) arrives close to the
+ * next ones. So, besides the spacing, a call starts only once the call `callsPerWindow` before
+ * it has been answered `rateWindowMs` ago: its answer is the latest it can have been counted.
+ * With answers quicker than 200 ms (the usual case), this never delays anything.
+ *
  * Gates live in a GateStore so that several processes on one machine can share them (the
  * mount uses one file for every fichfs process of the user: src/cache/gate-db.ts). A scope
  * names the gates: the global spacing, the flood hold and user/info are per service (1fichier
@@ -25,6 +31,12 @@ import { backoffDelay, classify, floodCooldown, neverReached } from './retry.js'
 export interface PacerOptions {
   /** Minimum spacing between two API calls (rclone: 400 ms). */
   minIntervalMs: number
+  /**
+   * The service's own rule: at most `callsPerWindow` calls in any `rateWindowMs` (3 per second).
+   * Counted from the answers (default: 2.5 spacings): see Pacer.
+   */
+  rateWindowMs?: number
+  callsPerWindow: number
   /** Spacing right after a transient error; it decays back to the minimum on success. */
   maxIntervalMs: number
   /** One listing per folder per this interval (1fichier: 30 s). */
@@ -53,6 +65,7 @@ export interface PacerOptions {
 
 export const DEFAULT_PACER_OPTIONS: PacerOptions = {
   minIntervalMs: 400,
+  callsPerWindow: 3,
   maxIntervalMs: 5_000,
   listingIntervalMs: 30_000,
   userInfoIntervalMs: 60_000,
@@ -75,7 +88,8 @@ export function scalePacerOptions(options: PacerOptions, scale: number): PacerOp
   if (scale === 1) return options
   const scaled = { ...options }
   for (const key of Object.keys(scaled) as Array<keyof PacerOptions>) {
-    if (key.endsWith('Ms')) scaled[key] = Math.max(1, Math.round(options[key] / scale))
+    const value = options[key]
+    if (key.endsWith('Ms') && value !== undefined) scaled[key] = Math.max(1, Math.round(value / scale))
   }
   return scaled
 }
@@ -135,6 +149,9 @@ export class Pacer {
   private outageKnown = false
   private totals = { calls: 0, retries: 0, floods: 0 }
   private readonly recentCalls: number[] = []
+  /** The last calls of this process, in the order they started, and when each was answered. */
+  private readonly inFlight: Array<{ answeredAt?: number; answered: Promise<void>; done(): void }> = []
+  private readonly rateWindowMs: number
 
   constructor(options: Partial<PacerOptions> = {}, deps: PacerDeps = {}) {
     this.options = { ...DEFAULT_PACER_OPTIONS, ...options }
@@ -145,6 +162,7 @@ export class Pacer {
     this.random = deps.random ?? Math.random
     this.onRetry = deps.onRetry
     this.interval = this.options.minIntervalMs
+    this.rateWindowMs = this.options.rateWindowMs ?? Math.round(this.options.minIntervalMs * 2.5)
   }
 
   /**
@@ -158,8 +176,9 @@ export class Pacer {
     for (let attempt = 1; ; attempt++) {
       const claimed = await this.waitTurn(gate)
       this.countCall()
+      const call = this.started()
       try {
-        const result = await send(attempt)
+        const result = await send(attempt).finally(call.done)
         this.onSuccess()
         return result
       } catch (error) {
@@ -252,11 +271,47 @@ export class Pacer {
       // The booking gives each call its turn; the spacing itself is measured between the
       // moments calls really start, since a busy event loop can wake two sleepers together.
       for (;;) {
+        await this.answersAllow()
         const at = this.now()
         if (this.store.claim(`${key}:started`, at, interval)) return
         await this.sleep(Math.max(1, this.store.heldUntil(`${key}:started`) - at))
       }
     }
+  }
+
+  /** Wait until the call `callsPerWindow` back was answered `rateWindowMs` ago. */
+  private async answersAllow(): Promise<void> {
+    for (;;) {
+      const back = this.inFlight.length >= this.options.callsPerWindow ? this.inFlight[this.inFlight.length - this.options.callsPerWindow] : undefined
+      if (!back) return
+      if (back.answeredAt === undefined) {
+        await back.answered
+        continue
+      }
+      const wait = back.answeredAt + this.rateWindowMs - this.now()
+      if (wait <= 0) return
+      await this.sleep(wait)
+    }
+  }
+
+  /** A call leaves now: remember it until its answer. */
+  private started(): { done(): void } {
+    let resolve!: () => void
+    const answered = new Promise<void>((done) => {
+      resolve = done
+    })
+    const call = {
+      answeredAt: undefined as number | undefined,
+      answered,
+      done: () => {
+        if (call.answeredAt !== undefined) return
+        call.answeredAt = this.now()
+        resolve()
+      },
+    }
+    this.inFlight.push(call)
+    if (this.inFlight.length > this.options.callsPerWindow) this.inFlight.shift()
+    return call
   }
 
   private serviceKey(key: string): string {

@@ -32,6 +32,24 @@ function caller(emu: Emulator, store: GateStore, scale: number) {
   }
 }
 
+describe('a call that arrives late', () => {
+  it('does not squeeze the next calls into the service\'s window: the third call after it waits for its answer', async () => {
+    // 40 ms spacing, 3 calls per 100 ms. The first call reaches the service 110 ms late (a busy
+    // network or server); the service counts calls when they arrive and answers at once.
+    const pacer = new Pacer({ minIntervalMs: 40, maxIntervalMs: 40 })
+    const origin = Date.now()
+    const arrivals: number[] = []
+    await Promise.all(Array.from({ length: 8 }, (_, index) => pacer.run('x', {}, async () => {
+      const delay = arrivals.length === 0 ? 110 : 0
+      arrivals.push(Date.now() - origin + delay)
+      await new Promise((resolve) => setTimeout(resolve, delay))
+    })))
+    arrivals.sort((a, b) => a - b)
+    // No four arrivals within the window (the emulator's rule), with 5 ms for timer jitter.
+    for (let i = 3; i < arrivals.length; i++) expect(arrivals[i] as number - (arrivals[i - 3] as number), JSON.stringify(arrivals)).toBeGreaterThanOrEqual(95)
+  })
+})
+
 describe('pacing several clients of one IP', () => {
   it('two processes sharing the gate file: a burst from both causes no flood', async () => {
     // x2: the pacer's margin under 3 calls/s (400 ms against 333) stays well above the jitter
