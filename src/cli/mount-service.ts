@@ -12,11 +12,13 @@ import { lockCacheDir, type CacheLock } from '../cache/cache-lock.js'
 import { neverReached } from '../client/retry.js'
 import { DEFAULT_ENDPOINT } from '../client/trust.js'
 import { FichfsError } from '../errors.js'
+import { freeReserveIfFull } from '../fs/cache-space.js'
 import { FichierFs } from '../fs/fichier-fs.js'
 import { mountFuse, type FuseMount } from '../fs/fuse-adapter.js'
 import type { UploadStatus } from '../fs/uploader.js'
 import type { Logger } from '../log.js'
 import { isRejectedKey, openAccount } from './account.js'
+import { accountCacheDirPath } from './config.js'
 import { serveControl, socketPathFor } from './control.js'
 import { unescapeMountField } from './paths.js'
 
@@ -59,6 +61,8 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
   const mountpoint = resolve(settings.mountpoint)
   checkMountpoint(mountpoint)
   const scale = settings.timeScale
+  // On a full cache disk, the journal cannot even be opened without the room the reserve gives.
+  freeReserveIfFull(accountCacheDirPath(settings.cacheDir, settings.endpoint, settings.apiKey), CACHE_DISK_RESERVE_BYTES)
   const account = openAccount({ apiKey: settings.apiKey, endpoint: settings.endpoint, cacheDir: settings.cacheDir, timeScale: scale, log })
   const { client, store, accountDir } = account
   // Before anything reads the journal: a second daemon on this cache would resume (and upload)

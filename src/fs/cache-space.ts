@@ -25,8 +25,26 @@ export interface CacheSpaceStatus {
   reserveBytes: number
 }
 
+/**
+ * Before the journal is even opened (SQLite needs room to open it: its WAL and shared-memory
+ * files): on a disk found full, give the reserve an earlier run left back. True if it did.
+ */
+export function freeReserveIfFull(dir: string, reserveBytes: number): boolean {
+  const path = join(dir, RESERVE_FILE)
+  try {
+    if (!existsSync(path)) return false
+    const stats = statfsSync(dir)
+    if (stats.bavail * stats.bsize >= reserveBytes) return false
+    rmSync(path, { force: true })
+    return true
+  } catch {
+    return false
+  }
+}
+
 export class CacheSpace {
   private reserveHeld = false
+  private started = false
   private fullSince: number | undefined
 
   constructor(
@@ -43,12 +61,17 @@ export class CacheSpace {
     return join(this.dir, RESERVE_FILE)
   }
 
-  /** At mount: keep the reserve an earlier run left, or lay one down if there is room. */
+  /**
+   * At mount, before anything is journaled: keep the reserve an earlier run left (given back at
+   * once if the disk is full already, so the mount can start), or lay one down if there is room.
+   */
   start(): void {
-    if (!this.enabled) return
+    if (!this.enabled || this.started) return
+    this.started = true
     try {
       if (existsSync(this.reservePath) && statSync(this.reservePath).size === this.reserveBytes) {
         this.reserveHeld = true
+        this.beforeFreeing()
         return
       }
     } catch {

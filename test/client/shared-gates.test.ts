@@ -39,7 +39,7 @@ describe('a call that arrives late', () => {
     const pacer = new Pacer({ minIntervalMs: 40, maxIntervalMs: 40 })
     const origin = Date.now()
     const arrivals: number[] = []
-    await Promise.all(Array.from({ length: 8 }, (_, index) => pacer.run('x', {}, async () => {
+    await Promise.all(Array.from({ length: 8 }, () => pacer.run('x', {}, async () => {
       const delay = arrivals.length === 0 ? 110 : 0
       arrivals.push(Date.now() - origin + delay)
       await new Promise((resolve) => setTimeout(resolve, delay))

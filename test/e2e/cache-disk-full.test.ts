@@ -7,7 +7,7 @@
  *
  * Needs root (mount -t tmpfs); skipped cleanly otherwise.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEmulator } from '../../src/emulator/index.js'
@@ -104,6 +104,39 @@ describe('a full cache disk', () => {
     } finally {
       await emu.close()
       await rm(join(small, 'cache-a'), { recursive: true, force: true })
+    }
+  })
+
+  it('a mount starts on a cache disk something else filled up, refuses new files, and works again once space is back', async (ctx) => {
+    if (!small) return ctx.skip()
+    const emu = await startEmulator({ dataDir: await dir('full3-emu'), timeScale: 10 })
+    const filler = join(small, 'filler.bin')
+    try {
+      const cacheDir = join(small, 'cache-c')
+      await mkdir(cacheDir)
+      const args = ['--write-back', '1h', '--disk-cache', '0', '--dir-cache-time', '0']
+      let mount = await mountFichfs(emu, { cacheDir, args })
+      await writeFile(join(mount.mountpoint, 'queued.txt'), 'queued before the disk filled up\n')
+      await fichfs('unmount', '--no-wait', mount.mountpoint)
+      expect(await mount.exitWithin(30_000)).toBe(0)
+      // Another program fills the disk; the next mount must still start (it journals things).
+      await exec('dd', ['if=/dev/zero', `of=${filler}`, 'bs=1M', 'count=100', 'status=none'])
+      mount = await mountFichfs(emu, { cacheDir, mountpoint: mount.mountpoint, args })
+      expect((await statusJson(mount.mountpoint)).cacheDisk.full).toBe(true)
+      expect(await readFile(join(mount.mountpoint, 'queued.txt'), 'utf8')).toBe('queued before the disk filled up\n')
+      const touched = await exec('touch', [join(mount.mountpoint, 'new.txt')])
+      expect(touched.stderr).toMatch(/No space left on device/)
+      // Space back: it works again, and the queued file goes up.
+      await rm(filler)
+      await writeFile(join(mount.mountpoint, 'new.txt'), 'new\n')
+      expect((await statusJson(mount.mountpoint)).cacheDisk.full).toBe(false)
+      expect(await mount.stop()).toBe(0)
+      expect(emu.tree().filter((entry) => entry.type === 'file').map((entry) => entry.path).sort()).toEqual(['/new.txt', '/queued.txt'])
+      expectNoFloods(emu)
+    } finally {
+      await emu.close()
+      await rm(filler, { force: true })
+      await rm(join(small, 'cache-c'), { recursive: true, force: true })
     }
   })
 
