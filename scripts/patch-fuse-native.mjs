@@ -191,6 +191,35 @@ const GROUPS = [
       },
     ],
   },
+  {
+    name: 'unmount-without-shell',
+    why: 'Fuse.unmount (stale-mount clearing at mount, and every unmount) ran `fusermount -uz "<path>"` ' +
+      'through a shell: a mountpoint holding $(...) or backticks ran that command, and one holding $HOME or ' +
+      'a newline could not be unmounted. It now passes the path as one argv entry, after `--`; exec (a ' +
+      'shell) is no longer used anywhere in fuse-native (src/fs/fuse-adapter.ts refuses to mount without this)',
+    patches: [
+      {
+        name: 'unmount-argv',
+        file: 'index.js',
+        find: [
+          "  static unmount (mnt, cb) {\n    mnt = JSON.stringify(mnt)\n    const cmd = IS_OSX ? `diskutil unmount force ${mnt}` : `fusermount -uz ${mnt}`\n    exec(cmd, err => {",
+          // What an earlier version of this script made of it (no marker).
+          "  static unmount (mnt, cb) {\n    // fichfs: an argv, never a shell (scripts/patch-fuse-native.mjs)\n" +
+          "    const [file, args] = IS_OSX ? ['diskutil', ['unmount', 'force', mnt]] : ['fusermount', ['-uz', '--', mnt]]\n" +
+          "    execFile(file, args, err => {",
+        ],
+        replace: "  static unmount (mnt, cb) {\n    // fichfs: an argv, never a shell (scripts/patch-fuse-native.mjs) fichfs-patch:unmount-argv\n" +
+          "    const [file, args] = IS_OSX ? ['diskutil', ['unmount', 'force', mnt]] : ['fusermount', ['-uz', '--', mnt]]\n" +
+          "    execFile(file, args, err => {",
+      },
+      {
+        name: 'unmount-import',
+        file: 'index.js',
+        find: ["const { exec } = require('child_process')", "const { execFile } = require('child_process')"],
+        replace: "const { execFile } = require('child_process') // fichfs-patch:unmount-import",
+      },
+    ],
+  },
 ]
 
 const require = createRequire(import.meta.url)

@@ -22,7 +22,7 @@ function leftoverMounts(): string[] {
   return readFileSync('/proc/self/mounts', 'utf8').split('\n')
     .map((line) => line.split(' '))
     .filter((fields) => (fields[2] ?? '').startsWith('fuse') && (fields[1] ?? '').includes(PREFIX))
-    .map((fields) => (fields[1] as string).replace(/\\040/g, ' '))
+    .map((fields) => (fields[1] as string).replace(/\\([0-7]{3})/g, (_all, octal: string) => String.fromCharCode(parseInt(octal, 8))))
 }
 
 export function setup(project: TestProject): void {
@@ -50,10 +50,10 @@ function clearLeftoverMounts(): void {
   for (const mountpoint of leftoverMounts()) {
     process.stderr.write(`global teardown: clearing leftover mount ${mountpoint}\n`)
     try {
-      execFileSync('fusermount', ['-uz', mountpoint], { stdio: 'ignore' })
+      execFileSync('fusermount', ['-uz', '--', mountpoint], { stdio: 'ignore' })
     } catch {
       try {
-        execFileSync('umount', ['-l', mountpoint], { stdio: 'ignore' })
+        execFileSync('umount', ['-l', '--', mountpoint], { stdio: 'ignore' })
       } catch {
         // Reported above; nothing more to do.
       }

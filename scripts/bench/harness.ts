@@ -392,7 +392,18 @@ async function unmountLeftover(mountpoint: string): Promise<void> {
   } catch {
     // Best effort: the lazy unmount below is what matters.
   }
-  await sh(`fusermount -uz ${q(mountpoint)} || umount -l ${q(mountpoint)}`, { timeoutMs: 10_000 })
+  // An argv, no shell (a mountpoint may hold any character); never blocking this process,
+  // which serves the emulator.
+  const run = (file: string, args: string[]) => new Promise<number | null>((done) => {
+    const child = spawn(file, args, { stdio: 'ignore' })
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    child.on('error', () => done(127))
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      done(code)
+    })
+  })
+  if ((await run('fusermount', ['-uz', '--', mountpoint])) !== 0) await run('umount', ['-l', '--', mountpoint])
 }
 
 /** The runtime dir of control sockets, private to this run. */

@@ -11,7 +11,8 @@
  *   local_files  files that exist only here: being written, waiting to upload, failed, or empty
  *   attrs        mtimes and permission bits set by programs (1fichier stores neither), keyed by
  *                file URL or `folder:<id>`
- *   gates        the pacer's gates, shared by every fichfs process of this account
+ *   gates        unused since the pacer's gates moved to one file per user (cache/gate-db.ts);
+ *                dropped with the next format change
  *   kv           small facts (account info with the time it was fetched, schema version)
  *   pending_rm   remote files to delete once it is safe (an overwrite's old version)
  *   local_hashes Whirlpool of local files by path, size and mtime (`fichfs verify`; hash-cache.ts)
@@ -23,12 +24,13 @@
  *   unlinked_open  remote files unlinked while a program still had them open: deleted from
  *                1fichier at their last close, or at the next mount after a crash
  *   listing_caps folders whose last listing hit 1fichier's 5,000-result cap (it is partial)
+ *   write_failures  local files a write failed on (a full cache disk): incomplete, so never
+ *                uploaded until rewritten from the start (truncated to zero) or deleted
  *
  * The schema version is in `user_version`: a format change drops and refills the cache (the
  * journal tables are kept through a migration instead; see migrate()).
  */
 import Database from 'better-sqlite3'
-import type { GateStore } from '../client/gate-store.js'
 import { fileIdFromUrl } from '../client/ids.js'
 
 export const SCHEMA_VERSION = 1
@@ -240,6 +242,7 @@ export class MetadataStore {
       CREATE TABLE IF NOT EXISTS changes (key TEXT PRIMARY KEY, at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS unlinked_open (url TEXT PRIMARY KEY, folder_id INTEGER NOT NULL, created_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS listing_caps (folder_id INTEGER PRIMARY KEY, listed INTEGER NOT NULL, counted INTEGER, at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS write_failures (local_id INTEGER PRIMARY KEY, error TEXT NOT NULL, failed_at INTEGER NOT NULL);
     `)
     const version = this.db.pragma('user_version', { simple: true }) as number
     if (version === SCHEMA_VERSION) return
@@ -290,6 +293,9 @@ export class MetadataStore {
       insertLocal: db.prepare(`INSERT INTO local_files (folder_id, name, spool_path, size, mtime, mode, state, replaces_url, ready_at, created_at)
         VALUES (@folderId, @name, @spoolPath, @size, @mtime, @mode, @state, @replacesUrl, @readyAt, @createdAt)`),
       deleteLocal: db.prepare('DELETE FROM local_files WHERE id = ?'),
+      markWriteFailed: db.prepare('INSERT OR REPLACE INTO write_failures (local_id, error, failed_at) VALUES (?, ?, ?)'),
+      writeFailures: db.prepare('SELECT local_id AS id, error FROM write_failures'),
+      clearWriteFailure: db.prepare('DELETE FROM write_failures WHERE local_id = ?'),
       attrs: db.prepare('SELECT mtime, mode FROM attrs WHERE key = ?'),
       setAttrs: db.prepare(`INSERT INTO attrs (key, mtime, mode) VALUES (@key, @mtime, @mode)
         ON CONFLICT(key) DO UPDATE SET mtime = COALESCE(excluded.mtime, attrs.mtime), mode = COALESCE(excluded.mode, attrs.mode)`),
@@ -302,8 +308,6 @@ export class MetadataStore {
       addPendingRm: db.prepare('INSERT OR REPLACE INTO pending_rm (url, reason, created_at) VALUES (?, ?, ?)'),
       pendingRm: db.prepare('SELECT url FROM pending_rm ORDER BY created_at'),
       deletePendingRm: db.prepare('DELETE FROM pending_rm WHERE url = ?'),
-      gate: db.prepare('SELECT next, hold FROM gates WHERE key = ?'),
-      setGate: db.prepare('INSERT INTO gates (key, next, hold) VALUES (@key, @next, @hold) ON CONFLICT(key) DO UPDATE SET next = excluded.next, hold = excluded.hold'),
       trashAll: db.prepare('SELECT * FROM trash ORDER BY deleted_at, id'),
       trashById: db.prepare('SELECT * FROM trash WHERE id = ?'),
       insertTrash: db.prepare(`INSERT INTO trash (kind, url, folder_id, name, parent_id, path, size, deleted_at, reason, state, view_name, remote_name, info, expunge_name, file_fields)
@@ -547,7 +551,25 @@ export class MetadataStore {
   }
 
   deleteLocalFile(id: number): void {
-    this.statements.deleteLocal.run(id)
+    this.db.transaction(() => {
+      this.statements.deleteLocal.run(id)
+      this.statements.clearWriteFailure.run(id)
+    })()
+  }
+
+  /** A write into this local file failed: its content is incomplete (never upload it as is). */
+  markWriteFailed(id: number, error: string): void {
+    this.statements.markWriteFailed.run(id, error, Date.now())
+  }
+
+  /** Local files whose content is incomplete, with why. */
+  writeFailures(): Map<number, string> {
+    return new Map((this.statements.writeFailures.all() as Array<{ id: number; error: string }>).map((row) => [row.id, row.error]))
+  }
+
+  /** The file was cut to zero (rewritten from the start): what failed before is gone. */
+  clearWriteFailure(id: number): void {
+    this.statements.clearWriteFailure.run(id)
   }
 
   /** What fichfs knows of a file's description and download password (both set through it). */
@@ -697,35 +719,6 @@ export class MetadataStore {
 
   setFact(key: string, value: unknown, at = Date.now()): void {
     this.statements.kvSet.run(key, JSON.stringify(value), at)
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // The pacer's gates, shared across processes
-
-  gateStore(): GateStore {
-    const read = (key: string) => (this.statements.gate.get(key) as { next: number; hold: number } | undefined) ?? { next: 0, hold: 0 }
-    const reserve = this.db.transaction((key: string, now: number, intervalMs: number) => {
-      const gate = read(key)
-      const start = Math.max(now, gate.next, gate.hold)
-      this.statements.setGate.run({ key, next: start + intervalMs, hold: gate.hold })
-      return start
-    })
-    const claim = this.db.transaction((key: string, now: number, intervalMs: number) => {
-      const gate = read(key)
-      if (gate.hold > now) return false
-      this.statements.setGate.run({ key, next: gate.next, hold: now + intervalMs })
-      return true
-    })
-    return {
-      // IMMEDIATE: take the write lock before reading, so two processes never book one slot.
-      reserve: (key, now, intervalMs) => reserve.immediate(key, now, intervalMs) as number,
-      claim: (key, now, intervalMs) => claim.immediate(key, now, intervalMs) as boolean,
-      holdUntil: (key, until) => {
-        const gate = read(key)
-        this.statements.setGate.run({ key, next: gate.next, hold: Math.max(gate.hold, until) })
-      },
-      heldUntil: (key) => read(key).hold,
-    }
   }
 }
 

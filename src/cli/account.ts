@@ -1,19 +1,23 @@
 /**
- * An opened account for commands that talk to the service without mounting: the client, with
- * its pacer gates in the account's SQLite database so that a command running beside a mount
- * shares the mount's rate budget (same IP, same key), its download links in the same database
- * (a link still valid is reused across processes), and the metadata store itself (`fichfs
- * ls` reads the same cache as the mount).
+ * An opened account, for the mount and for commands that talk to the service: the client, with
+ * its pacer gates in one file shared by every fichfs process of the user on this machine
+ * (whatever the cache dir: 1fichier counts calls per IP and account, so two mounts and a
+ * command beside them pace as one client), its download links in the account's database (a
+ * link still valid is reused across processes), and the metadata store itself (`fichfs ls`
+ * reads the same cache as the mount).
  */
+import { createHash } from 'node:crypto'
 import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { LinkCache } from '../cache/link-cache.js'
+import { openSharedGates } from '../cache/gate-db.js'
 import { MetadataStore } from '../cache/metadata-store.js'
 import { ApiErrorCodes, FichierApiError } from '../client/errors.js'
 import { FichierClient } from '../client/fichier-client.js'
 import { DEFAULT_PACER_OPTIONS, Pacer, scalePacerOptions } from '../client/pacer.js'
 import type { Logger } from '../log.js'
-import { accountCacheDir, accountCacheDirPath, defaultCacheDir, resolveApiKey, type KeySource } from './config.js'
+import { DEFAULT_ENDPOINT } from '../client/trust.js'
+import { accountCacheDir, accountCacheDirPath, defaultCacheDir, parseEndpoint, resolveApiKey, runtimeDir, type KeySource } from './config.js'
 
 export interface AccountOptions {
   endpoint?: string
@@ -41,15 +45,20 @@ export function isRejectedKey(error: unknown): boolean {
 }
 
 export function openAccount(options: AccountOptions): OpenAccount {
+  if (options.endpoint !== undefined) parseEndpoint(options.endpoint)
   const resolved = options.apiKey ? { key: options.apiKey, source: 'given' as const } : resolveApiKey({ apiKeyFile: options.apiKeyFile })
   const scale = options.timeScale && options.timeScale > 0 ? options.timeScale : 1
   const created = !existsSync(accountCacheDirPath(options.cacheDir ?? defaultCacheDir(), options.endpoint, resolved.key))
   const accountDir = accountCacheDir(options.cacheDir ?? defaultCacheDir(), options.endpoint, resolved.key)
   const store = new MetadataStore(join(accountDir, 'metadata.sqlite'))
   const log = options.log
+  const gates = openSharedGates(runtimeDir())
   const pacer = new Pacer(scalePacerOptions(DEFAULT_PACER_OPTIONS, scale), {
-    store: store.gateStore(),
-    onRetry: (event) => log?.warn({ endpoint: event.endpoint, kind: event.kind, delayMs: event.delayMs }, event.kind === 'flood' ? '1fichier flood protection: cooling down' : 'retrying'),
+    store: gates,
+    // Per API origin (one emulator is one service; the real one is api.1fichier.com) and account.
+    scope: { service: new URL(options.endpoint ?? DEFAULT_ENDPOINT).origin, account: createHash('sha256').update(resolved.key).digest('hex').slice(0, 16) },
+    onRetry: (event) => log?.warn({ endpoint: event.endpoint, kind: event.kind, attempt: event.attempt, delayMs: event.delayMs, err: (event.error as Error).message },
+      event.kind === 'flood' ? `1fichier flood protection: cooling down for ${Math.round(event.delayMs / 1000)} s` : `${event.endpoint} failed (${(event.error as Error).message}); retrying`),
   })
   const client = new FichierClient({
     apiKey: resolved.key,
@@ -70,6 +79,7 @@ export function openAccount(options: AccountOptions): OpenAccount {
     close: async (closeOptions = {}) => {
       await client.close()
       store.close()
+      gates.close()
       if (closeOptions.discard && created) rmSync(accountDir, { recursive: true, force: true })
     },
   }

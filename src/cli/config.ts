@@ -6,7 +6,7 @@
  * shell history), and a key file readable by group or others is refused.
  */
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import envPaths from 'env-paths'
@@ -24,11 +24,48 @@ export function defaultCacheDir(): string {
   return process.env.FICHFS_CACHE_DIR ?? paths.cache
 }
 
-/** Where control sockets live: the user's runtime dir, else a private dir under /tmp. */
+/**
+ * Where control sockets and the pacer's shared gates live: the user's runtime dir, else a
+ * private dir under /tmp. A dir that is there already must be the user's own and writable by
+ * no one else (anyone could create /tmp/fichfs-0 first and wait for our sockets): refused
+ * otherwise, as tmux and ssh-agent do.
+ */
 export function runtimeDir(): string {
   const base = process.env.FICHFS_RUNTIME_DIR ?? (process.env.XDG_RUNTIME_DIR ? join(process.env.XDG_RUNTIME_DIR, 'fichfs') : join(tmpdir(), `fichfs-${process.getuid?.() ?? 0}`))
   mkdirSync(base, { recursive: true, mode: 0o700 })
+  checkPrivateDir(base)
   return base
+}
+
+function checkPrivateDir(dir: string): void {
+  const stats = lstatSync(dir)
+  const uid = process.getuid?.()
+  const hint = `fichfs keeps its control sockets there. Remove it (rm -r ${dir}) and run the command again, or set FICHFS_RUNTIME_DIR to a private directory.`
+  if (!stats.isDirectory()) throw new FichfsError('FICHFS_RUNTIME_DIR_UNSAFE', `${dir} is not a directory (a symbolic link?)`, { hint })
+  if (uid !== undefined && stats.uid !== uid) {
+    throw new FichfsError('FICHFS_RUNTIME_DIR_UNSAFE', `${dir} belongs to another user (uid ${stats.uid}), not to you (uid ${uid})`, { hint })
+  }
+  if ((stats.mode & 0o022) !== 0) {
+    throw new FichfsError('FICHFS_RUNTIME_DIR_UNSAFE', `${dir} can be written by other users (mode ${(stats.mode & 0o777).toString(8)})`, { hint })
+  }
+  // Only readable by others (an old umask): nothing can have been put there; make it private.
+  if ((stats.mode & 0o077) !== 0) chmodSync(dir, 0o700)
+}
+
+/** --endpoint: an http(s) URL, or an error that names the option. */
+export function parseEndpoint(text: string): string {
+  let url: URL | undefined
+  try {
+    url = new URL(text)
+  } catch {
+    url = undefined
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw new FichfsError('FICHFS_BAD_ENDPOINT', `--endpoint ${JSON.stringify(text)} is not an http(s) URL`, {
+      hint: `Give the API base URL: ${DEFAULT_ENDPOINT} (the default), or the one the emulator prints (http://127.0.0.1:PORT/v1).`,
+    })
+  }
+  return text
 }
 
 export function storedKeyPath(): string {

@@ -12,14 +12,15 @@ import { join, resolve } from 'node:path'
 import { scrubSecrets } from '../log.js'
 import { runtimeDir } from './config.js'
 
-export function socketPathFor(mountpoint: string): string {
+/** The socket of the mount at `mountpoint`, in `dir` (default: this user's runtime dir). */
+export function socketPathFor(mountpoint: string, dir?: string): string {
   let real = resolve(mountpoint)
   try {
     real = realpathSync(real)
   } catch {
     // A stale mountpoint cannot be resolved; the plain absolute path names the same socket.
   }
-  return join(runtimeDir(), `${createHash('sha256').update(real).digest('hex').slice(0, 16)}.sock`)
+  return join(dir ?? runtimeDir(), `${createHash('sha256').update(real).digest('hex').slice(0, 16)}.sock`)
 }
 
 export function listSockets(): string[] {

@@ -26,3 +26,8 @@ export function formatError(error: unknown): string {
   const hint = isFichfsError(error) ? error.hint : undefined
   return scrubSecrets(`fichfs: ${message}${code ? ` [${code}]` : ''}${hint ? `\n  ${hint}` : ''}\n`)
 }
+
+/** A path as it must be typed in a shell (only when it needs quoting): shown in hints, never run. */
+export function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`
+}

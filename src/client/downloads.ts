@@ -99,8 +99,10 @@ export class Downloads {
     let attempts = 0
     let renewed = false
     while (offset <= end) {
+      // An API call: the pacer has retried it as long as it is worth (an outage is not
+      // retried here once more per attempt: a read must fail within its bound).
+      const link = await this.sharedLink(fileUrl, options.password)
       try {
-        const link = await this.sharedLink(fileUrl, options.password)
         const response = await this.openRange(link, offset, end, options.signal)
         try {
           for await (const chunk of response.body as AsyncIterable<Buffer>) {

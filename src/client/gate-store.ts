@@ -18,6 +18,8 @@ export interface GateStore {
   claim(key: string, now: number, intervalMs: number): boolean
   /** The instant before which nothing may start on `key` (0 if free). */
   heldUntil(key: string): number
+  /** Undo a claim that was not used (its call never reached the service): if `key` is still held until `until`, free it. */
+  release(key: string, until: number): void
 }
 
 export class MemoryGateStore implements GateStore {
@@ -42,5 +44,9 @@ export class MemoryGateStore implements GateStore {
     if ((this.holds.get(key) ?? 0) > now) return false
     this.holds.set(key, now + intervalMs)
     return true
+  }
+
+  release(key: string, until: number): void {
+    if (this.holds.get(key) === until) this.holds.delete(key)
   }
 }

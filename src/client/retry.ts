@@ -27,6 +27,20 @@ export function classify(error: unknown): RetryDecision {
   }
 }
 
+/** Transport failures that happen before a request can reach the service. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'EHOSTDOWN', 'UND_ERR_CONNECT_TIMEOUT'])
+
+/**
+ * The request never reached the service (it could not even connect): nothing was done there,
+ * so no gate was used and an outage is under way rather than an overload.
+ */
+export function neverReached(error: unknown): boolean {
+  if (!(error instanceof FichierApiError)) return false
+  if (error.code !== ApiErrorCodes.network && error.code !== ApiErrorCodes.timeout) return false
+  const cause = error.cause as { code?: unknown; cause?: { code?: unknown } } | undefined
+  return UNREACHABLE.has(String(cause?.code ?? '')) || UNREACHABLE.has(String(cause?.cause?.code ?? ''))
+}
+
 export interface BackoffOptions {
   baseMs: number
   maxMs: number

@@ -15,14 +15,24 @@ export type StageResult = ({ overflow: false } & StagedBlob) | { overflow: true;
  * the request can still be answered.
  */
 export async function stageStream(source: Readable, tmpDir: string, maxSize = Number.POSITIVE_INFINITY): Promise<StageResult> {
+  // Listen for errors before the first await: a connection reset while the hasher loads makes
+  // the part stream emit 'error', and an 'error' with no listener takes the whole server down.
+  let failed: Error | undefined
+  const remember = (error: Error) => {
+    failed ??= error
+  }
+  source.on('error', remember)
   const hasher = await createWhirlpool()
   hasher.init()
   const tempPath = join(tmpDir, `${newBlobId()}.part`)
   const out = createWriteStream(tempPath)
+  out.on('error', remember)
   let size = 0
   let overflow = false
   try {
+    if (failed) throw failed
     for await (const chunk of source as AsyncIterable<Buffer>) {
+      if (failed) throw failed
       size += chunk.length
       if (overflow) continue
       if (size > maxSize) {
@@ -34,6 +44,7 @@ export async function stageStream(source: Readable, tmpDir: string, maxSize = Nu
     }
     out.end()
     await once(out, 'finish')
+    if (failed) throw failed
   } catch (error) {
     out.destroy()
     await rm(tempPath, { force: true })

@@ -29,8 +29,23 @@ export const ERRNO: Record<ErrnoName, number> = {
 /** Errnos that are an ordinary answer, not a failure worth a warning (a lookup miss). */
 const QUIET = new Set<ErrnoName>(['ENOENT', 'EEXIST', 'ENOTEMPTY', 'ENODATA', 'ENOTDIR', 'EISDIR'])
 
+/**
+ * The disk under the cache is full: SQLite's "database or disk is full" (SQLITE_FULL), a
+ * spool write's ENOSPC (or EDQUOT, a quota), or our own ENOSPC.
+ */
+export function isDiskFull(error: unknown): boolean {
+  if (error instanceof FichfsError) return error.errno === 'ENOSPC'
+  const code = (error as { code?: unknown } | undefined)?.code
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT'
+}
+
 /** The errno to answer for any error; logs what deserves it. */
 export function toErrno(error: unknown, op: string, path: string, log?: Logger): number {
+  if (!(error instanceof FichfsError) && isDiskFull(error)) {
+    // Understood, not unexpected: the cache disk is full (cache-space.ts says where).
+    log?.warn({ op, path, err: (error as Error).message }, `${op}: no space left on the cache disk, answering ENOSPC`)
+    return ERRNO.ENOSPC
+  }
   if (error instanceof FichfsError && error.errno) {
     const details = { op, path, code: error.code, errno: error.errno, err: error.message }
     if (QUIET.has(error.errno)) log?.debug(details, `${op}: ${error.errno}`)

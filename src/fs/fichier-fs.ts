@@ -21,9 +21,10 @@ import { encodeForService } from '../client/names.js'
 import { fileIdFromUrl } from '../client/ids.js'
 import type { AccountInfo, FolderListing, RemoteFile, RemoteFolder } from '../client/types.js'
 import type { Logger } from '../log.js'
+import { CacheSpace } from './cache-space.js'
 import { Deleter } from './deleter.js'
 import { Deletions, type DeletionRemote } from './deletions.js'
-import { fsError } from './errors.js'
+import { fsError, isDiskFull } from './errors.js'
 import { HandleTable, type RemoteHandle } from './handles.js'
 import { LocalFiles } from './local-files.js'
 import { Namespace, splitPath, type Entry } from './namespace.js'
@@ -85,6 +86,8 @@ export interface FsOptions {
   fileMode: number
   dirMode: number
   spoolDir: string
+  /** The cache dir's disk: a reserve of this many bytes is kept there (0: none; cache-space.ts). */
+  cacheSpace?: { dir: string; reserveBytes: number }
   reader?: Partial<ReaderOptions>
   uploader?: Partial<UploaderOptions>
   /** Deleted things go to the account's trash folder (trash.ts); absent: deletions are for good. */
@@ -109,6 +112,7 @@ export class FichierFs {
   private readonly deleter: Deleter
   private trashTimer?: NodeJS.Timeout
   private purging = false
+  readonly space: CacheSpace
   private readonly handles = new HandleTable()
   private readonly locals: LocalFiles
   private readonly deletions: Deletions
@@ -129,6 +133,7 @@ export class FichierFs {
     this.namespace = new Namespace(store, remote, options.dirCacheTimeMs, log)
     this.reader = new RemoteReader(remote, blockCache, options.reader)
     this.spool = new Spool(options.spoolDir)
+    this.space = new CacheSpace(options.cacheSpace?.dir ?? options.spoolDir, options.cacheSpace?.reserveBytes ?? 0, log)
     const forgetLink = (url: string) => this.reader.forget(url)
     if (options.trash) this.trash = new Trash(remote, store, this.namespace, { ...options.trash, onFileGone: forgetLink }, log)
     this.deleter = new Deleter(store, remote, this.trash, options.deleteBatchDelayMs ?? 1000, log)
@@ -157,6 +162,7 @@ export class FichierFs {
   start(): number {
     // Files unlinked while open when an earlier run stopped: their deletion is due.
     void this.orphans.recover().catch((error: unknown) => this.log?.warn({ err: (error as Error).message }, 'could not finish deletions of files unlinked while open'))
+    this.space.start()
     const pending = this.uploader.recover()
     // A read-only mount changes nothing on the account, old trash entries included.
     const retentionMs = this.options.readOnly ? 0 : (this.trash?.options.retentionMs ?? 0)
@@ -178,6 +184,11 @@ export class FichierFs {
     } finally {
       this.purging = false
     }
+  }
+
+  /** Every failed operation passes here (the FUSE adapter): a full cache disk is noticed at once. */
+  noteFailure(error: unknown): void {
+    this.space.check(error)
   }
 
   /**
@@ -322,6 +333,7 @@ export class FichierFs {
     const existing = this.namespace.entryIn(parent.id, name)
     if (existing?.kind === 'folder') throw fsError('EISDIR', `${path} is a folder`)
     if (existing?.kind === 'local') return this.open(path, 0o1002)
+    this.space.admit()
     const local = this.locals.create(parent.id, name, {
       replacesUrl: existing?.kind === 'remote' ? existing.file.url : null,
       mode: mode & 0o7777,
@@ -351,7 +363,13 @@ export class FichierFs {
     if (info.kind === 'trash-info') return (this.trashView as TrashView<Attr>).write(info, data, position)
     const handle = await this.locals.writable(fh)
     if (position + data.length > LIMITS.maxFileSize) throw fsError('EFBIG', '1fichier takes files up to 300 GB')
-    const written = await this.spool.write(handle.spoolPath as string, data, position)
+    let written: number
+    try {
+      this.space.admit()
+      written = await this.spool.write(handle.spoolPath as string, data, position)
+    } catch (error) {
+      throw this.writeFailed(handle.localId, error)
+    }
     this.locals.changed(handle.localId)
     this.writeCounters.calls++
     this.writeCounters.bytes += written
@@ -415,6 +433,7 @@ export class FichierFs {
     const entry = await this.namespace.resolve(path)
     if (entry.kind !== 'folder') throw fsError('ENOTDIR', `${path} is not a folder`)
     if (entry.folder.id === 0) throw fsError('EBUSY', 'the root of the mount cannot be removed')
+    this.space.beforeFreeing()
     const view = await this.namespace.view(entry.folder.id)
     if (view.folders.length + view.remote.length + view.local.length > 0) throw fsError('ENOTEMPTY', `${path} is not empty`)
     // `rm -rf` of a folder with a file still open in it: 1fichier takes only an empty folder.
@@ -430,6 +449,7 @@ export class FichierFs {
     if (this.orphans.releasedHidden(lastName(path))) return
     const entry = await this.namespace.resolve(path)
     if (entry.kind === 'folder') throw fsError('EISDIR', `${path} is a folder`)
+    this.space.beforeFreeing()
     await this.orphans.unlink(entry)
   }
 
@@ -612,6 +632,25 @@ export class FichierFs {
     if (handle.kind === 'trash-info') return (this.trashView as TrashView<Attr>).truncate(handle, size)
     if (size > LIMITS.maxFileSize) throw fsError('EFBIG', '1fichier takes files up to 300 GB')
     await this.locals.truncate(fh, size)
+    // Cut to zero, the file is written again from the start: an earlier failed write is gone.
+    const now = this.handles.get(fh)
+    if (size === 0 && now.kind === 'local') this.store.clearWriteFailure(now.localId)
+  }
+
+  /**
+   * A write into the spool failed: the file is incomplete. It is marked so in the journal (on a
+   * full disk, with the room the reserve gives back), and the uploader never sends it as is.
+   */
+  private writeFailed(localId: number, error: unknown): Error {
+    const full = isDiskFull(error)
+    if (full) this.space.noteFull()
+    const reason = full ? `no space left on the cache disk ${this.space.dir}` : `writing the local copy failed: ${(error as Error).message}`
+    try {
+      this.store.markWriteFailed(localId, `a write failed (${reason}): the file is incomplete; it stays local and is not uploaded (delete it, or write it again from the start)`)
+    } catch (markError) {
+      this.log?.error({ localId, err: (markError as Error).message }, 'could not journal a failed write')
+    }
+    return full ? fsError('ENOSPC', this.space.fullMessage(), error) : fsError('EIO', reason, error)
   }
 
   /** Write requests the kernel sent, and their bytes (big_writes: up to 128 KiB each). */

@@ -12,8 +12,14 @@
  *     (UTIME_NOW / UTIME_OMIT included), takes stat times with their sub-millisecond part, and
  *     passes a null path for an open file whose folder was removed: operations on a handle
  *     carry on with it, operations on a path answer ENOENT.
+ *   - its unmount (used by `force` and by every unmount) ran `fusermount -uz "<path>"` through a
+ *     shell, so a mountpoint holding `$(...)` ran a command: the patched one passes an argv, and
+ *     mounting refuses an unpatched copy. Our own forced unmount runs fusermount directly.
  */
+import { execFile } from 'node:child_process'
 import Fuse from 'fuse-native'
+import { childEnv } from '../child-env.js'
+import { FichfsError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { ERRNO, fsError, toErrno } from './errors.js'
 import type { FichierFs, TimeChange } from './fichier-fs.js'
@@ -81,6 +87,7 @@ export function createFuseOps(fs: FichierFs, log: Logger, timeouts: Record<strin
         reply(value)
       },
       (error: unknown) => {
+        fs.noteFailure(error)
         if (done) return
         done = true
         if (timer) clearTimeout(timer)
@@ -146,6 +153,7 @@ function copyParts(parts: Buffer[], buf: Buffer, length: number): number {
 
 /** Mount; resolves once libfuse has called init (the kernel answers shortly after). */
 export function mountFuse(fs: FichierFs, options: FuseMountOptions, log: Logger): Promise<FuseMount> {
+  checkUnmountIsShellFree()
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts } as Record<string, number>
   const ops = createFuseOps(fs, log, timeouts)
   const extra = ['big_writes', 'default_permissions'].join(',')
@@ -169,7 +177,24 @@ export function mountFuse(fs: FichierFs, options: FuseMountOptions, log: Logger)
   })
 }
 
-/** Lazy unmount of a mountpoint (also a stale one), without a running filesystem. */
+/**
+ * Lazy unmount of a mountpoint (also a stale one), without a running filesystem. The path is
+ * one argv entry after `--`: no shell ever sees it, whatever characters it holds.
+ */
 export function forceUnmount(mountpoint: string): Promise<void> {
-  return new Promise((resolve, reject) => Fuse.unmount(mountpoint, (error) => (error ? reject(error) : resolve())))
+  return new Promise((resolve, reject) => {
+    execFile('fusermount', ['-uz', '--', mountpoint], { env: childEnv() }, (error, _stdout, stderr) => {
+      if (!error) return resolve()
+      reject(new FichfsError('FICHFS_UNMOUNT', `fusermount could not unmount ${mountpoint}: ${String(stderr).trim() || error.message}`, { cause: error }))
+    })
+  })
+}
+
+/** fuse-native as published runs its unmount through a shell; only the patched copy is safe. */
+function checkUnmountIsShellFree(): void {
+  if (/\bexec\(/.test(String(Fuse.unmount))) {
+    throw new FichfsError('FICHFS_FUSE_NATIVE_UNPATCHED', 'fuse-native is not patched: its unmount would pass the mountpoint through a shell', {
+      hint: 'Run `node scripts/patch-fuse-native.mjs` in the fichfs directory (npm install runs it).',
+    })
+  }
 }

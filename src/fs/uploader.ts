@@ -19,6 +19,7 @@
  */
 import { createReadStream } from 'node:fs'
 import { FichierApiError } from '../client/errors.js'
+import { neverReached } from '../client/retry.js'
 import type { UploadResult, UploadSource } from '../client/types.js'
 import { whirlpoolOfFile } from '../client/whirlpool.js'
 import type { FileRow, LocalFileRow, MetadataStore } from '../cache/metadata-store.js'
@@ -116,8 +117,14 @@ export class Uploader {
   private readonly inFlightBytes = new Map<number, number>()
   private draining = false
   private stopped = false
-  /** Journal rows that were uploading when an earlier run stopped: they may have arrived. */
-  private readonly interrupted = new Set<number>()
+  /**
+   * Journal rows whose last upload may have arrived although it did not succeed here (it was
+   * under way when an earlier run stopped, or it failed after reaching the service), with
+   * since when: a listing made after that shows whether it did.
+   */
+  private readonly interrupted = new Map<number, number>()
+  /** Journal rows an earlier run left (their writers are gone). */
+  private readonly recovered = new Set<number>()
   private bytesSentTotal = 0
   private readonly createdAt = Date.now()
 
@@ -137,14 +144,22 @@ export class Uploader {
   /** At mount: put interrupted work back in the queue. */
   recover(): number {
     let count = 0
+    const incomplete = this.store.writeFailures()
     for (const row of this.store.allLocalFiles()) {
       if (row.state === 'empty') continue
+      const writeFailure = incomplete.get(row.id)
+      if (writeFailure !== undefined) {
+        // A write into it failed (a full cache disk): never sent as if complete, now or later.
+        this.store.updateLocalFile(row.id, { state: 'failed', lastError: writeFailure })
+        continue
+      }
       if (!row.spoolPath || !this.spool.exists(row.spoolPath)) {
         this.store.updateLocalFile(row.id, { state: 'failed', lastError: 'the local copy is missing from the spool' })
         continue
       }
       const size = this.spool.sizeOnDisk(row.spoolPath)
-      if (row.state === 'uploading' && size === row.size) this.interrupted.add(row.id)
+      this.recovered.add(row.id)
+      if (row.state === 'uploading' && size === row.size) this.interrupted.set(row.id, this.createdAt)
       this.store.updateLocalFile(row.id, { state: size === 0 ? 'empty' : 'queued', size, readyAt: Date.now(), attempts: 0 })
       if (size > 0) count++
     }
@@ -166,7 +181,7 @@ export class Uploader {
     this.scanSoon = true
     this.timer = setTimeout(() => {
       this.scanSoon = false
-      this.scan()
+      this.scanSafely()
     }, urgent ? 0 : KICK_COALESCE_MS)
   }
 
@@ -174,6 +189,8 @@ export class Uploader {
   flush(localId: number): Promise<void> {
     const row = this.store.localFileById(localId)
     if (!row || row.state === 'empty') return Promise.resolve()
+    const writeFailure = this.store.writeFailures().get(localId)
+    if (writeFailure !== undefined) return Promise.reject(fsError('EIO', `${this.describePath(row.folderId, row.name)}: ${writeFailure}`))
     if (row.state === 'failed') {
       // One last attempt for the fsync; if it fails too, the fsync fails with it.
       this.store.updateLocalFile(localId, { state: 'queued', attempts: this.options.maxAttempts - 1, readyAt: Date.now() })
@@ -229,8 +246,11 @@ export class Uploader {
 
   status(): UploadStatus {
     const rows = this.store.allLocalFiles()
-    const active = rows.filter((row) => row.state === 'queued' || row.state === 'uploading' || row.state === 'writing')
-    const failed = rows.filter((row) => row.state === 'failed')
+    // A file a write failed on is failed whatever its state says (its close may not have been
+    // journaled on a full disk): nobody waits for it.
+    const incomplete = this.store.writeFailures()
+    const active = rows.filter((row) => !incomplete.has(row.id) && (row.state === 'queued' || row.state === 'uploading' || row.state === 'writing'))
+    const failed = rows.filter((row) => row.state === 'failed' || (incomplete.has(row.id) && row.state !== 'empty'))
     return {
       pending: active.length,
       uploading: rows.filter((row) => row.state === 'uploading').length,
@@ -238,11 +258,21 @@ export class Uploader {
       bytesPending: active.reduce((sum, row) => sum + row.size, 0),
       bytesSent: this.bytesSentTotal + [...this.inFlightBytes.values()].reduce((a, b) => a + b, 0),
       deletesPending: this.deleter.pending(),
-      failures: failed.map((row) => ({ path: this.describePath(row.folderId, row.name), error: row.lastError ?? 'unknown error' })),
+      failures: failed.map((row) => ({ path: this.describePath(row.folderId, row.name), error: incomplete.get(row.id) ?? row.lastError ?? 'unknown error' })),
     }
   }
 
   // -------------------------------------------------------------------------------------------
+
+  /** A scan that fails (the journal refusing a write on a full disk) is tried again shortly. */
+  private scanSafely(): void {
+    try {
+      this.scan()
+    } catch (error) {
+      this.log?.warn({ err: (error as Error).message }, 'the upload queue could not be read or updated; trying again in 1 s')
+      if (!this.stopped) this.timer = setTimeout(() => this.scanSafely(), 1000)
+    }
+  }
 
   private scan(): void {
     this.timer = undefined
@@ -250,9 +280,15 @@ export class Uploader {
     const now = Date.now()
     const byFolder = new Map<number, LocalFileRow[]>()
     let nextWake = Infinity
+    const incomplete = this.store.writeFailures()
     for (const row of this.store.allLocalFiles()) {
       if (row.state === 'empty') {
         if (row.replacesUrl) nextWake = Math.min(nextWake, this.settleEmpty(row, now))
+        continue
+      }
+      const writeFailure = incomplete.get(row.id)
+      if (writeFailure !== undefined) {
+        this.refuseIncomplete(row, writeFailure)
         continue
       }
       const urgent = this.urgent.has(row.id)
@@ -260,8 +296,10 @@ export class Uploader {
       if (row.state !== 'queued' && !(urgent && row.state === 'writing')) continue
       if (this.tracker.writers(row.id) > 0 && !urgent) continue
       // rsync's temporary files (.name.XXXXXX) are renamed right after close; should the rename
-      // lag, waiting longer still beats uploading under the temporary name and renaming.
-      const readyAt = (row.readyAt ?? now) + (looksTemporary(row.name) && !this.draining ? this.options.maxBatchDelayMs : 0)
+      // lag, waiting longer still beats uploading under the temporary name and renaming. One
+      // left by a crash will not be renamed: its writer is gone.
+      const waitForRename = looksTemporary(row.name) && !this.draining && !this.recovered.has(row.id)
+      const readyAt = (row.readyAt ?? now) + (waitForRename ? this.options.maxBatchDelayMs : 0)
       // Retries keep their back-off even when someone waits for them.
       if (readyAt > now && (!urgent || row.attempts > 0)) {
         nextWake = Math.min(nextWake, readyAt)
@@ -287,7 +325,7 @@ export class Uploader {
       }
       this.startBatch(folderId, this.pickBatch(rows))
     }
-    if (nextWake !== Infinity) this.timer = setTimeout(() => this.scan(), Math.max(10, nextWake - now))
+    if (nextWake !== Infinity) this.timer = setTimeout(() => this.scanSafely(), Math.max(10, nextWake - now))
   }
 
   /**
@@ -427,11 +465,13 @@ export class Uploader {
    */
   private async adoptArrived(folderId: number, batch: Snapshot[]): Promise<Snapshot[]> {
     const candidates = new Set(batch.filter((item) => this.interrupted.has(item.id)).map((item) => item.id))
+    const since = Math.max(...[...candidates].map((id) => this.interrupted.get(id) ?? this.createdAt))
     for (const id of candidates) this.interrupted.delete(id)
     let files: FileRow[]
     try {
-      // Any listing made by this run came after the crash (the mount lists the root first).
-      await this.tracker.listedSince(folderId, this.createdAt)
+      // A listing made after the upload was cut shows it if it arrived (for a crash, any
+      // listing of this run: the mount lists the root first).
+      await this.tracker.listedSince(folderId, since)
       files = this.store.files(folderId)
     } catch (error) {
       this.log?.warn({ folderId, err: (error as Error).message }, 'could not check whether interrupted uploads arrived; sending them again')
@@ -481,10 +521,16 @@ export class Uploader {
     if (!row) return this.settle(item.id)
     // Rewritten meanwhile: the new content is queued on its own (an fsync keeps waiting for it).
     if (row.state !== 'uploading') return
-    const attempts = row.attempts + 1
+    // The service could not be reached at all (an outage): not the file's fault, so it costs no
+    // attempt; it is tried again after the first back-off, as long as the outage lasts.
+    const unreachable = neverReached(error)
+    const attempts = unreachable ? row.attempts : row.attempts + 1
     const final = attempts >= this.options.maxAttempts || !retryable(error)
+    // Cut after it reached the service (a reset, a lost answer): it may be there all the same,
+    // and sending it again would make a second copy.
+    if (!final && !unreachable && mayHaveArrived(error)) this.interrupted.set(item.id, Date.now())
     const message = error.message
-    const delay = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** (attempts - 1))
+    const delay = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** Math.max(0, attempts - 1))
     this.store.updateLocalFile(row.id, {
       attempts, lastError: message, state: final ? 'failed' : 'queued', readyAt: Date.now() + delay,
     })
@@ -498,6 +544,16 @@ export class Uploader {
       this.urgent.delete(item.id)
       if (this.waiters.has(item.id)) this.urgent.add(item.id)
     }
+  }
+
+  /** A file a write failed on stays local, marked failed; whoever waits for it is told. */
+  private refuseIncomplete(row: LocalFileRow, writeFailure: string): void {
+    if (this.tracker.writers(row.id) > 0) return
+    if (row.state !== 'failed') {
+      this.store.updateLocalFile(row.id, { state: 'failed', lastError: writeFailure })
+      this.log?.error({ path: this.describePath(row.folderId, row.name) }, `not uploading an incomplete file: ${writeFailure}`)
+    }
+    this.settle(row.id, fsError('EIO', `${this.describePath(row.folderId, row.name)}: ${writeFailure}`))
   }
 
   private settle(localId: number, error?: Error): void {
@@ -517,6 +573,12 @@ export class Uploader {
 /** rsync's temporary names: `.` + the final name + `.` + six random characters. */
 export function looksTemporary(name: string): boolean {
   return /^\..+\.[A-Za-z0-9]{6}$/.test(name)
+}
+
+/** A failure after the upload was sent: the connection broke, or the report did not come. */
+function mayHaveArrived(error: Error): boolean {
+  return error instanceof FichierApiError &&
+    ['FICHFS_NETWORK', 'FICHFS_TIMEOUT', 'FICHFS_BAD_RESPONSE', 'FICHFS_UPLOAD_FAILED'].includes(error.code)
 }
 
 function retryable(error: Error): boolean {

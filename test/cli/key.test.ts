@@ -66,7 +66,8 @@ describe('fichfs login, logout and key refusals', () => {
     // A permissive umask must not loosen the file: it is created 0600, not chmod-ed later.
     await removeDir(dirs.config)
     const loose = await new Promise<number | null>((resolve) => {
-      const child = spawn('bash', ['-c', `umask 000; exec "${process.execPath}" "${BIN}" login --stdin --endpoint ${emu.apiBase} --time-scale 10`], { env, stdio: ['pipe', 'ignore', 'ignore'] })
+      // The command comes as arguments ("$@"), not inside the shell text.
+      const child = spawn('bash', ['-c', 'umask 000; exec "$@"', 'bash', process.execPath, BIN, 'login', '--stdin', '--endpoint', emu.apiBase, '--time-scale', '10'], { env, stdio: ['pipe', 'ignore', 'ignore'] })
       child.stdin.end(`${emu.apiKey}\n`)
       child.on('close', resolve)
     })

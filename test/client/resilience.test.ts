@@ -59,16 +59,18 @@ describe('rate limits (emulator limits on, time-scaled)', () => {
     }
   })
 
-  it('after a forced flood it cools down and retries instead of hammering', async () => {
-    const t = await startTestEmulator({ rateLimits: true, timeScale: SCALE, floodLockMs: 30_000 })
+  it('after a forced flood it cools down past the lock and retries once, instead of meeting the lock again', async () => {
+    // The service's documented lock: 60 s (12 s at x5).
+    const t = await startTestEmulator({ rateLimits: true, timeScale: SCALE, floodLockMs: 60_000 })
     try {
       const client = testClient(t.emu, { timeScale: SCALE })
       t.emu.setFaults({ floodNext: 1 })
       const started = Date.now()
-      await client.accountInfo()
+      // folder/mkdir has no gate of its own: only the cool-down decides when it is retried.
+      await client.mkdir(0, 'after-the-flood')
       const waited = Date.now() - started
-      // The lock is 30 s / 20 = 1.5 s; the client's first cool-down is 30 s / 20 = 1.5 s too.
-      expect(waited).toBeGreaterThanOrEqual(1400)
+      expect(waited).toBeGreaterThanOrEqual(12_000)
+      expect(t.emu.tree().filter((entry) => entry.path === '/after-the-flood')).toHaveLength(1)
       const floods = t.emu.stats().floods
       expect(floods.forced).toBe(1)
       expect(floods.whileLocked).toBe(0)
@@ -180,7 +182,7 @@ describe('pacer (pure, fake clock)', () => {
     expect(pacer.stats().retries).toBe(2)
   })
 
-  it('cools down at least 30 s after a flood, longer when floods repeat', async () => {
+  it('cools down longer than the 60 s lock after a flood, longer still when floods repeat', async () => {
     const time = fakeTime()
     const pacer = new Pacer({ minIntervalMs: 1 }, time)
     const { FichierApiError: ApiError } = await import('../../src/client/errors.js')
@@ -189,7 +191,7 @@ describe('pacer (pure, fake clock)', () => {
       starts.push(time.now())
       if (starts.length < 3) throw new ApiError('FICHFS_FLOOD', 'Flood detected: IP Locked #374', { endpoint: 'x', httpStatus: 403, apiCode: 374 })
     })
-    expect(starts[1] as number - (starts[0] as number)).toBeGreaterThanOrEqual(30_000)
-    expect(starts[2] as number - (starts[1] as number)).toBeGreaterThanOrEqual(60_000)
+    expect(starts[1] as number - (starts[0] as number)).toBeGreaterThan(60_000)
+    expect(starts[2] as number - (starts[1] as number)).toBeGreaterThan(120_000)
   })
 })

@@ -27,7 +27,11 @@ export interface ShResult {
   stderr: string
 }
 
-/** Run a shell command (never blocking this process), with a time limit. */
+/**
+ * Run a shell command (never blocking this process), with a time limit. Tests build these
+ * commands from their own temp paths (mkdtemp under the system temp dir, plain characters);
+ * a path that may hold shell syntax goes through `exec` instead.
+ */
 export function sh(command: string, options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<ShResult> {
   return new Promise((resolvePromise) => {
     const child = spawn('bash', ['-c', command], { env: options.env ?? process.env, cwd: options.cwd, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
@@ -47,6 +51,33 @@ export function sh(command: string, options: { timeoutMs?: number; env?: NodeJS.
   })
 }
 
+/**
+ * Run a program with an argv, no shell: for commands that take paths which may hold shell
+ * syntax (`$(...)`, backticks, quotes, newlines). Never rejects; a missing program is code 127.
+ */
+export function exec(file: string, args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<ShResult> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(file, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000)
+    child.on('error', (error) => {
+      clearTimeout(timer)
+      resolvePromise({ code: 127, stdout, stderr: `${stderr}${error.message}` })
+    })
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolvePromise({ code, stdout, stderr })
+    })
+    if (options.input !== undefined) {
+      child.stdin?.on('error', () => undefined)
+      child.stdin?.end(options.input)
+    }
+  })
+}
+
 /** Like sh, but fails the test on a non-zero exit (showing stderr). */
 export async function run(command: string, options: Parameters<typeof sh>[1] = {}): Promise<string> {
   const result = await sh(command, options)
@@ -54,8 +85,13 @@ export async function run(command: string, options: Parameters<typeof sh>[1] = {
   return result.stdout
 }
 
+/** A path as /proc/mounts and /proc/self/mountinfo write it (space, tab, newline, backslash in octal). */
+export function escapeMountField(path: string): string {
+  return path.replace(/[\\ \t\n]/g, (char) => `\\${char.charCodeAt(0).toString(8).padStart(3, '0')}`)
+}
+
 export function isMounted(mountpoint: string): boolean {
-  const escaped = mountpoint.replace(/ /g, '\\040')
+  const escaped = escapeMountField(mountpoint)
   return readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === escaped)
 }
 
@@ -70,6 +106,8 @@ export interface MountOptions {
 export interface TestMount {
   mountpoint: string
   cacheDir: string
+  /** Where its control socket is, when the test gave it its own FICHFS_RUNTIME_DIR. */
+  runtimeDir?: string
   process: ChildProcess
   /** Everything the daemon wrote to stdout and stderr. */
   output(): string
@@ -103,6 +141,7 @@ export async function mountFichfs(emu: Emulator, options: MountOptions): Promise
   const mount: TestMount = {
     mountpoint,
     cacheDir: options.cacheDir,
+    runtimeDir: options.env?.FICHFS_RUNTIME_DIR,
     process: child,
     output: () => output,
     exited,
@@ -147,13 +186,15 @@ export async function mountFichfs(emu: Emulator, options: MountOptions): Promise
 export async function cleanupMount(mountpoint: string): Promise<void> {
   if (!isMounted(mountpoint)) return
   abortFuseConnection(mountpoint)
-  await sh(`fusermount -uz ${JSON.stringify(mountpoint)} || umount -l ${JSON.stringify(mountpoint)}`, { timeoutMs: 10_000 })
+  // An argv, never a shell: test mountpoints may hold `$(...)` on purpose.
+  const lazy = await exec('fusermount', ['-uz', '--', mountpoint], { timeoutMs: 10_000 })
+  if (lazy.code !== 0) await exec('umount', ['-l', '--', mountpoint], { timeoutMs: 10_000 })
 }
 
 /** Abort the kernel side of a FUSE mount so that nothing blocked on it stays blocked. */
 function abortFuseConnection(mountpoint: string): void {
   try {
-    const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((entry) => entry.split(' ')[4] === mountpoint.replace(/ /g, '\\040'))
+    const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((entry) => entry.split(' ')[4] === escapeMountField(mountpoint))
     const device = line?.split(' ')[2]
     const minor = device?.split(':')[1]
     if (!minor) return
@@ -185,7 +226,7 @@ export async function waitForUploads(mount: TestMount, timeoutMs = 120_000): Pro
   const { requestControl, socketPathFor } = await import('../../src/cli/control.js')
   const started = Date.now()
   for (;;) {
-    const answer = await requestControl(socketPathFor(mount.mountpoint), { cmd: 'status' })
+    const answer = await requestControl(socketPathFor(mount.mountpoint, mount.runtimeDir), { cmd: 'status' })
     const uploads = (answer.status as { uploads: { pending: number; failed: number; deletesPending: number } }).uploads
     if (uploads.pending === 0 && uploads.deletesPending === 0) return answer.status as Record<string, unknown>
     if (Date.now() - started > timeoutMs) throw new Error(`uploads still pending after ${timeoutMs} ms: ${JSON.stringify(uploads)}`)

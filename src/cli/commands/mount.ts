@@ -6,11 +6,13 @@ import { spawn } from 'node:child_process'
 import { mkdirSync, openSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Argv, CommandModule } from 'yargs'
+import { childEnv, KEY_VARIABLE } from '../../child-env.js'
 import { FichfsError } from '../../errors.js'
 import type { UploadStatus } from '../../fs/uploader.js'
 import { createLogger, type Logger } from '../../log.js'
-import { defaultCacheDir, parseDuration, parseSize, paths, resolveApiKey } from '../config.js'
+import { defaultCacheDir, parseDuration, parseEndpoint, parseSize, paths, resolveApiKey } from '../config.js'
 import { startMount, type MountService } from '../mount-service.js'
+import { shellQuote } from '../format.js'
 import { uploadProgress } from '../progress.js'
 
 export interface MountArgs {
@@ -61,8 +63,11 @@ export const mountCommand: CommandModule<object, MountArgs> = {
   describe: 'Mount the 1fichier account on a directory',
   builder: (yargs) => mountOptions(yargs) as unknown as Argv<MountArgs>,
   handler: async (args) => {
+    if (args.endpoint !== undefined) parseEndpoint(args.endpoint)
     if (args.daemon) return detach(args)
     const key = resolveApiKey({ apiKeyFile: args['api-key-file'] })
+    // Read once; no child of the daemon (fusermount, ...) inherits it.
+    delete process.env[KEY_VARIABLE]
     const log = makeLogger(args)
     const service = await startMount({
       mountpoint: args.mountpoint,
@@ -94,7 +99,7 @@ export function makeLogger(args: { verbose: number; 'log-file'?: string; daemon?
 
 /** Foreground life: tell a waiting parent we are up, then stop cleanly on signals. */
 export async function serveUntilStopped(service: MountService): Promise<void> {
-  process.stderr.write(`fichfs: ${service.mountpoint} is mounted. Stop with Ctrl-C or \`fichfs unmount ${service.mountpoint}\`.\n`)
+  process.stderr.write(`fichfs: ${service.mountpoint} is mounted. Stop with Ctrl-C or \`fichfs unmount ${shellQuote(service.mountpoint)}\`.\n`)
   if (process.send) {
     process.send({ ready: true, mountpoint: service.mountpoint })
     process.disconnect?.()
@@ -134,7 +139,7 @@ export function reportLeftovers(status: UploadStatus): void {
 /** --daemon: start the same command detached, wait until it is mounted (or fails), return. */
 async function detach(args: MountArgs): Promise<void> {
   // Resolve the key here too, so errors (no key, key file mode) show in this terminal.
-  resolveApiKey({ apiKeyFile: args['api-key-file'] })
+  const key = resolveApiKey({ apiKeyFile: args['api-key-file'] })
   let logFile = args['log-file']
   if (!logFile) {
     mkdirSync(paths.log, { recursive: true, mode: 0o700 })
@@ -146,7 +151,9 @@ async function detach(args: MountArgs): Promise<void> {
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, ...argv], {
     detached: true,
     stdio: ['ignore', out, out, 'ipc'],
-    env: process.env,
+    // A key from a file is read again by the daemon (the option is in argv); one from the
+    // environment has no other way there.
+    env: key.source === 'environment' ? { ...childEnv(), [KEY_VARIABLE]: key.key } : childEnv(),
   })
   const outcome = await new Promise<{ ready: boolean; error?: string }>((resolve) => {
     child.once('message', (message: { ready?: boolean; error?: string }) => resolve({ ready: message.ready === true, error: message.error }))

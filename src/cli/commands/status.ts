@@ -126,7 +126,8 @@ export function formatStatus(status: Json): string {
   lines.push(['Uploads', `${num(uploads.pending)} pending, ${num(uploads.uploading)} uploading, ${num(uploads.failed)} failed; ` +
     `${formatBytes(num(uploads.bytesPending))} to send, ${formatBytes(num(uploads.bytesSent))} sent` +
     (num(uploads.deletesPending) > 0 ? `; ${num(uploads.deletesPending)} replaced version(s) to delete` : '')])
-  lines.push(['API calls', `${num(api.callsLastMinute)} in the last minute, ${num(api.calls)} in total (${num(api.retries)} retried)`])
+  lines.push(['API calls', `${num(api.callsLastMinute)} in the last minute, ${num(api.calls)} in total (${num(api.retries)} retried)` +
+    (api.unreachable ? '; 1fichier cannot be reached (reads of uncached data fail, uploads wait)' : '')])
   const holdMs = num(api.floodHoldUntil) - Date.now()
   lines.push(['Floods met', `${num(api.floods)}${holdMs > 0 ? `; cooling down for ${Math.ceil(holdMs / 1000)} s` : ''}`])
   const caches = [`file blocks ${blockLine(cache)}`]
@@ -141,6 +142,13 @@ export function formatStatus(status: Json): string {
   else if (status.trash !== undefined) lines.push(['Trash', formatTrash(obj(status.trash))])
   if (status.openFiles !== undefined) lines.push(['Open files', String(Array.isArray(status.openFiles) ? status.openFiles.length : num(status.openFiles))])
   for (const cap of Array.isArray(status.listingCaps) ? (status.listingCaps as Json[]) : []) lines.push(['Listing cap', capLine(cap)])
+  if (status.cacheDisk && typeof status.cacheDisk === 'object') {
+    const disk = obj(status.cacheDisk)
+    const free = `${formatBytes(num(disk.freeBytes))} free of ${formatBytes(num(disk.totalBytes))}`
+    lines.push(['Cache disk', disk.full
+      ? `FULL: ${String(disk.dir)} (${free}); new files and writes fail with ENOSPC until space is freed (deleting files works)`
+      : `${String(disk.dir)} (${free})`])
+  }
   const failures = Array.isArray(uploads.failures) ? (uploads.failures as Json[]) : []
   for (const failure of failures) lines.push(['Failed', `${String(failure.path)}: ${String(failure.error)}`])
   const width = Math.max(...lines.map(([label]) => label.length)) + 2

@@ -45,11 +45,26 @@ export const unmountCommand: CommandModule<object, UnmountArgs> = {
         return
       } catch (error) {
         if (error instanceof FichfsError) throw error
-        // No one answered: the daemon is gone; fall through to a plain unmount.
+        // Only a socket nobody listens on means the daemon is gone. One that accepted the
+        // request and went silent belongs to a live daemon: detaching its mount would leave it
+        // running without one.
+        if (!noListener(error)) {
+          throw new FichfsError('FICHFS_UNMOUNT_NO_ANSWER', `the fichfs daemon of ${mountpoint} is running but did not answer (${(error as Error).message})`, {
+            cause: error,
+            hint: 'Try again in a moment. To stop it anyway: send it SIGTERM twice (pending uploads stay queued for the next mount).',
+          })
+        }
+        // The daemon is gone (a crash): fall through to clearing the stale mount.
       }
     }
     if (!isMounted(mountpoint)) throw new FichfsError('FICHFS_NOT_MOUNTED', `${mountpoint} is not mounted`)
     await forceUnmount(mountpoint)
     process.stdout.write(`fichfs: unmounted ${mountpoint} (no running fichfs answered; a stale mount was cleared)\n`)
   },
+}
+
+/** The control socket is a leftover: nothing listens on it (the daemon died). */
+function noListener(error: unknown): boolean {
+  const code = (error as { code?: string }).code
+  return code === 'ECONNREFUSED' || code === 'ENOENT'
 }

@@ -6,7 +6,7 @@
  * uploaded files enter the metadata cache, so a mount of the same account and `fichfs ls` show
  * them without a listing.
  */
-import { createReadStream, statSync } from 'node:fs'
+import { closeSync, createReadStream, openSync, statSync } from 'node:fs'
 import { basename } from 'node:path'
 import type { Argv, CommandModule } from 'yargs'
 import { LIMITS } from '../../client/wire.js'
@@ -131,9 +131,15 @@ function localSource(path: string): UploadSource {
     }
     if (!stat.isFile()) throw new FichfsError('FICHFS_NOT_A_FILE', `${path} is not a regular file`)
     size = stat.size
+    // Readable by us? Found now, not as a "connection failed" once the upload has begun.
+    closeSync(openSync(path, 'r'))
   } catch (error) {
     if (error instanceof FichfsError) throw error
-    throw new FichfsError('FICHFS_NO_SUCH_FILE', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new FichfsError('FICHFS_UNREADABLE', `permission denied: cannot read ${path}`, { hint: 'Check its permissions (ls -l): fichfs reads it with your rights.' })
+    }
+    throw new FichfsError('FICHFS_NO_SUCH_FILE', `cannot read ${path}: ${code ?? (error as Error).message}`)
   }
   if (size === 0) throw new FichfsError('FICHFS_EMPTY_FILE', `${path} is empty, and 1fichier refuses empty files`)
   return { name: basename(path), size, path, open: () => createReadStream(path, { highWaterMark: 1 << 20 }) }
