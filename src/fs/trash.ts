@@ -159,9 +159,15 @@ export class Trash {
   /** Move a remote file into the trash (one file/mv). */
   async putFile(file: FileRow, reason: TrashReason, view: { viewName?: string; info?: string | null } = {}): Promise<TrashRow> {
     let trashId = 0
-    const url = await this.withFolder((id) => {
+    const url = await this.withFolder(async (id) => {
       trashId = id
-      return this.remote.moveFile(file.url, id)
+      try {
+        return await this.remote.moveFile(file.url, id)
+      } catch (error) {
+        // Already in the trash folder: another machine's fichfs put it there (#312).
+        if (isAlreadyThere(error)) return file.url
+        throw error
+      }
     })
     const row = this.store.db.transaction(() => {
       this.store.deleteFile(file.url)
@@ -198,9 +204,16 @@ export class Trash {
     let trashId = 0
     let urls: string[]
     try {
-      urls = await this.withFolder((id) => {
+      urls = await this.withFolder(async (id) => {
         trashId = id
-        return this.remote.moveFiles(batch.map((row) => row.url as string), id)
+        try {
+          return await this.remote.moveFiles(batch.map((row) => row.url as string), id)
+        } catch (error) {
+          // 1fichier moved none of them because all are in the trash folder already: another
+          // machine's fichfs replaced the same versions and put them there first (#312).
+          if (isAlreadyThere(error)) return batch.map((row) => row.url as string)
+          throw error
+        }
       })
     } catch (error) {
       if (!isNotFound(error)) throw error
@@ -641,6 +654,11 @@ function clashError(paths: string[], nothingMoved: boolean): FichfsError {
   return new FichfsError('FICHFS_TRASH_CLASH', `${paths.join(', ')} ${paths.length > 1 ? 'exist' : 'exists'} again; ${what}`, {
     errno: 'EEXIST', hint: 'Add --rename to restore beside them as "name (restored)", or move the new ones away first.',
   })
+}
+
+/** #312: the move would change nothing (the files are where they were asked to go). */
+function isAlreadyThere(error: unknown): boolean {
+  return error instanceof FichierApiError && error.code === ApiErrorCodes.nothingRenamed
 }
 
 function isNotFound(error: unknown): boolean {

@@ -192,6 +192,22 @@ describe('the trash (core)', () => {
     expect(fs.trash?.entries().map((row) => row.state)).toEqual(['trashed'])
   })
 
+  it('a version another machine already moved into the trash counts as moved (1fichier answers #312)', async () => {
+    await client.upload(0, [source('shared.txt', 'both machines had it')])
+    await fs.readdir('/')
+    const trashId = await fs.trash?.ensureFolder() as number
+    const row = store.fileByDisplayName(0, 'shared.txt') as NonNullable<ReturnType<typeof store.fileByDisplayName>>
+    // The other machine's fichfs replaced the same version first: it is in the trash folder.
+    await client.moveFile(row.url, trashId)
+    fs.trash?.queueFile(row, 'overwritten')
+    mark()
+    await fs.uploader.removePending()
+    expect(spent()).toEqual({ 'file/mv.cgi': 1 })
+    expect(fs.uploader.status().deletesPending).toBe(0)
+    expect(fs.trash?.entries().map((entry) => entry.state)).toEqual(['trashed'])
+    expect(stored(TRASH)).toEqual([TRASH, `${TRASH}/shared.txt`])
+  })
+
   it('empty deletes for good, 100 per file/rm; --older-than keeps the recent ones', async () => {
     await client.upload(0, Array.from({ length: 120 }, (_, i) => source(`e${i}.txt`, 'x')))
     await fs.readdir('/')
