@@ -13,7 +13,7 @@
  * in outages.test.ts. Time-scaled x10; 0 floods everywhere.
  */
 import { readFileSync } from 'node:fs'
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { whirlpool } from 'hash-wasm'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
@@ -205,9 +205,17 @@ describe('two mounts of one account on two machines', () => {
       await waitForUploads(a)
       await run(`echo 'from B' > ${b.mountpoint}/doc.txt && echo 'new from B' > ${b.mountpoint}/new.txt`)
       await waitForUploads(b)
-      // Each machine shows its own version under the name.
-      expect(await run(`cat ${a.mountpoint}/doc.txt ${a.mountpoint}/new.txt`)).toBe('from A\nnew from A\n')
-      expect(await run(`cat ${b.mountpoint}/doc.txt ${b.mountpoint}/new.txt`)).toBe('from B\nnew from B\n')
+      // Each machine shows its own version: under the name while its listing is the one it had,
+      // else (B lists the root again to find the trash folder A made, and so sees A's upload) as
+      // `name (<id>).ext` beside the older version, which keeps the name.
+      const shown = async (mnt: string, stem: string) => {
+        const names = (await readdir(mnt)).filter((name) => name === `${stem}.txt` || name.startsWith(`${stem} (`))
+        return Promise.all(names.map((name) => readFile(join(mnt, name), 'utf8')))
+      }
+      expect(await shown(a.mountpoint, 'doc')).toContain('from A\n')
+      expect(await shown(a.mountpoint, 'new')).toContain('new from A\n')
+      expect(await shown(b.mountpoint, 'doc')).toContain('from B\n')
+      expect(await shown(b.mountpoint, 'new')).toContain('new from B\n')
 
       // The service keeps both versions of each name (the one both replaced is gone).
       const stored = emu.tree().filter((entry) => entry.type === 'file')
