@@ -411,3 +411,67 @@ export function isolateRuntimeDir(root: string): void {
   process.env.FICHFS_RUNTIME_DIR = resolve(root, 'run')
   process.env.FICHFS_CONFIG_DIR = resolve(root, 'config')
 }
+
+// --- the binding's ceiling -------------------------------------------------------------------
+
+export interface CeilingOptions {
+  root: string
+  label: string
+  /** Serve /big.bin of this many bytes. */
+  fileSize?: number
+  /** Serve folders x files of 1 KiB (/dNN/fNNNN.bin). */
+  folders?: number
+  files?: number
+  /** Extra ceiling-fs flags, e.g. ['--entry-timeout', '10'] to match the mount's kernel options. */
+  extraArgs?: string[]
+}
+
+export interface Ceiling {
+  pid: number
+  mountpoint: string
+  cpuMs(): number | null
+  stop(): Promise<void>
+}
+
+/** scripts/bench/ceiling-fs.ts in a child process (never in this one: it would serve its own reads). */
+export async function startCeiling(cleanup: Cleanup, options: CeilingOptions): Promise<Ceiling> {
+  const mountpoint = join(options.root, `mnt-${options.label}`)
+  await mkdir(mountpoint, { recursive: true })
+  const args = [join(import.meta.dirname, 'ceiling-fs.js'), mountpoint]
+  if (options.fileSize) args.push('--file-size', String(options.fileSize))
+  if (options.folders) args.push('--folders', String(options.folders), '--files', String(options.files ?? 0))
+  args.push(...(options.extraArgs ?? []))
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+  const exited = new Promise<void>((done) => child.on('exit', () => done()))
+  let stopping: Promise<void> | undefined
+  const stop = () => {
+    stopping ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM')
+        let timer: NodeJS.Timeout | undefined
+        const outcome = await Promise.race([exited.then(() => 'exited'), new Promise<string>((done) => (timer = setTimeout(() => done('timeout'), 10_000)))])
+        clearTimeout(timer)
+        if (outcome === 'timeout') {
+          child.kill('SIGKILL')
+          await exited
+        }
+      }
+      await unmountLeftover(mountpoint)
+    })()
+    return stopping
+  }
+  cleanup.add(`stop ceiling ${options.label}`, stop)
+  const t0 = performance.now()
+  while (!output.includes('ceiling mounted')) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`ceiling-fs exited (${child.exitCode ?? child.signalCode}):\n${output.slice(-2000)}`)
+    if (performance.now() - t0 > 30_000) throw new Error(`ceiling-fs did not come up within 30 s:\n${output.slice(-2000)}`)
+    await sleep(25)
+  }
+  // The kernel answers shortly after libfuse's init.
+  while (!isMounted(mountpoint)) await sleep(10)
+  const pid = child.pid as number
+  return { pid, mountpoint, cpuMs: () => cpuMsOf(pid), stop }
+}
