@@ -39,7 +39,8 @@ export function repoRoot(): string {
 }
 
 export const ROOT = repoRoot()
-export const BIN = join(ROOT, 'bin', 'fichfs.js')
+/** The daemon to measure: this checkout's, or another build's (FICHFS_BENCH_BIN=/other/checkout/bin/fichfs.js) for before/after runs. */
+export const BIN = process.env.FICHFS_BENCH_BIN ?? join(ROOT, 'bin', 'fichfs.js')
 export const PROBE = join(import.meta.dirname, 'probe.js')
 
 // --- cleanup -------------------------------------------------------------------------------
@@ -268,7 +269,7 @@ export interface DaemonOptions {
 }
 
 export async function startDaemon(emu: Emulator, cleanup: Cleanup, options: DaemonOptions): Promise<Daemon> {
-  if (!existsSync(join(ROOT, 'dist', 'cli', 'index.js'))) throw new Error('dist/ is missing: run `npm run build` first')
+  if (!existsSync(join(dirname(dirname(BIN)), 'dist', 'cli', 'index.js'))) throw new Error(`dist/ is missing beside ${BIN}: run \`npm run build\` first`)
   const mountpoint = join(options.root, `mnt-${options.label}`)
   const cacheDir = join(options.root, `cache-${options.label}`)
   await mkdir(mountpoint, { recursive: true })
