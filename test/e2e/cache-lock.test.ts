@@ -5,24 +5,12 @@
  */
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { startEmulator } from '../../src/emulator/index.js'
 import { expectNoFloods } from '../support/checks.js'
-import { BIN, isMounted, mountFichfs, removeDir, sh, stopAllMounts, tempDir, waitForUploads } from '../support/mount.js'
+import { BIN, isMounted, mountFichfs, sh, tempDirsForFile, waitForUploads } from '../support/mount.js'
 
-const dirs: string[] = []
-async function dir(label: string): Promise<string> {
-  const path = await tempDir(label)
-  dirs.push(path)
-  return path
-}
-
-afterEach(async () => {
-  await stopAllMounts()
-})
-afterAll(async () => {
-  for (const path of dirs) await removeDir(path)
-})
+const dir = tempDirsForFile()
 
 describe('two daemons on one cache dir', () => {
   it('the second mount is refused at once, the first goes on, and a killed daemon leaves no lock behind', async () => {

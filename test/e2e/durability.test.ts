@@ -6,25 +6,13 @@ import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { whirlpool } from 'hash-wasm'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { startEmulator } from '../../src/emulator/index.js'
 import { expectNoFloods, expectStoredExactly } from '../support/checks.js'
-import { isMounted, mountFichfs, removeDir, run, sh, stopAllMounts, tempDir, waitForUploads } from '../support/mount.js'
+import { isMounted, mountFichfs, run, sh, tempDirsForFile, waitForUploads } from '../support/mount.js'
 import { backupSpec, writeRandomFile, writeTree } from '../support/tree.js'
 
-const dirs: string[] = []
-async function dir(label: string): Promise<string> {
-  const path = await tempDir(label)
-  dirs.push(path)
-  return path
-}
-
-afterEach(async () => {
-  await stopAllMounts()
-})
-afterAll(async () => {
-  for (const path of dirs) await removeDir(path)
-})
+const dir = tempDirsForFile()
 
 describe('durability', () => {
   it('kill -9 in the middle of a 200 MB upload: the next mount resumes it and the file arrives whole', async () => {

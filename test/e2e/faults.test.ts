@@ -16,26 +16,14 @@ import { readFileSync } from 'node:fs'
 import { mkdir, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { whirlpool } from 'hash-wasm'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { requestControl, socketPathFor } from '../../src/cli/control.js'
 import { startEmulator, type Emulator } from '../../src/emulator/index.js'
 import { expectNoFloods, expectStoredExactly, storedPath } from '../support/checks.js'
-import { mountFichfs, removeDir, run, sh, stopAllMounts, tempDir, waitForUploads, type TestMount } from '../support/mount.js'
+import { mountFichfs, run, sh, tempDirsForFile, waitForUploads, type TestMount } from '../support/mount.js'
 import { writeRandomFile, writeTree, type TreeSpec } from '../support/tree.js'
 
-const dirs: string[] = []
-async function dir(label: string): Promise<string> {
-  const path = await tempDir(label)
-  dirs.push(path)
-  return path
-}
-
-afterEach(async () => {
-  await stopAllMounts()
-})
-afterAll(async () => {
-  for (const path of dirs) await removeDir(path)
-})
+const dir = tempDirsForFile()
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -3,23 +3,13 @@
  * CLI command running beside the mount sharing its rate budget.
  */
 import { Readable } from 'node:stream'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { expectNoFloods } from '../support/checks.js'
 import { startEmulator } from '../../src/emulator/index.js'
 import { testClient } from '../support/client.js'
-import { BIN, isMounted, mountFichfs, removeDir, run, sh, stopAllMounts, tempDir } from '../support/mount.js'
+import { BIN, isMounted, mountFichfs, run, sh, tempDirsForFile } from '../support/mount.js'
 
-const dirs: string[] = []
-async function dir(label: string): Promise<string> {
-  const path = await tempDir(label)
-  dirs.push(path)
-  return path
-}
-
-afterAll(async () => {
-  await stopAllMounts()
-  for (const path of dirs) await removeDir(path)
-})
+const dir = tempDirsForFile()
 
 describe('mount lifecycle', () => {
   it('--daemon returns once mounted; fichfs unmount stops it', async () => {

@@ -7,26 +7,16 @@
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { startEmulator } from '../../src/emulator/index.js'
 import { expectNoFloods } from '../support/checks.js'
-import { BIN, exec, isMounted, mountFichfs, removeDir, stopAllMounts, tempDir, waitForUploads } from '../support/mount.js'
+import { BIN, exec, isMounted, mountFichfs, tempDirsForFile, waitForUploads } from '../support/mount.js'
 
-const dirs: string[] = []
-async function dir(label: string): Promise<string> {
-  const path = await tempDir(label)
-  dirs.push(path)
-  return path
-}
-
-afterEach(async () => {
-  await stopAllMounts()
-})
-afterAll(async () => {
-  for (const path of dirs) await removeDir(path)
+const dir = tempDirsForFile()
+const markers: string[] = []
+afterAll(() => {
   for (const file of markers) rmSync(file, { force: true })
 })
-const markers: string[] = []
 
 /** A `fusermount` first on PATH that logs its argv and environment, then runs the real one. */
 async function recordingFusermount(base: string): Promise<{ bin: string; log: string }> {

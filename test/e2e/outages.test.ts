@@ -10,25 +10,13 @@
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { startEmulator, type Emulator } from '../../src/emulator/index.js'
 import { expectNoFloods, expectStoredExactly } from '../support/checks.js'
-import { BIN, exec, mountFichfs, removeDir, run, sh, stopAllMounts, tempDir, waitForUploads } from '../support/mount.js'
+import { BIN, exec, mountFichfs, run, sh, tempDirsForFile, waitForUploads } from '../support/mount.js'
 import { writeTree } from '../support/tree.js'
 
-const dirs: string[] = []
-async function dir(label: string): Promise<string> {
-  const path = await tempDir(label)
-  dirs.push(path)
-  return path
-}
-
-afterEach(async () => {
-  await stopAllMounts()
-})
-afterAll(async () => {
-  for (const path of dirs) await removeDir(path)
-})
+const dir = tempDirsForFile()
 
 /** The same service again: same port, same data dir, same key. */
 function restart(emu: Emulator): Promise<Emulator> {

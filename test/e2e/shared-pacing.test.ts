@@ -4,25 +4,13 @@
  * account, so walking the whole tree from both at once meets no flood (1fichier counts calls
  * per IP, and listings per folder, whoever makes them).
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { startEmulator } from '../../src/emulator/index.js'
 import { expectNoFloods } from '../support/checks.js'
-import { mountFichfs, removeDir, run, stopAllMounts, tempDir } from '../support/mount.js'
+import { mountFichfs, run, tempDirsForFile } from '../support/mount.js'
 import { writeTree } from '../support/tree.js'
 
-const dirs: string[] = []
-async function dir(label: string): Promise<string> {
-  const path = await tempDir(label)
-  dirs.push(path)
-  return path
-}
-
-afterEach(async () => {
-  await stopAllMounts()
-})
-afterAll(async () => {
-  for (const path of dirs) await removeDir(path)
-})
+const dir = tempDirsForFile()
 
 const FOLDERS = 8
 

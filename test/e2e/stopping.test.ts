@@ -8,24 +8,12 @@ import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { whirlpool } from 'hash-wasm'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { startEmulator } from '../../src/emulator/index.js'
 import { expectNoFloods } from '../support/checks.js'
-import { BIN, isMounted, mountFichfs, removeDir, run, sh, stopAllMounts, tempDir, waitForUploads, type TestMount } from '../support/mount.js'
+import { BIN, isMounted, mountFichfs, run, sh, tempDirsForFile, waitForUploads, type TestMount } from '../support/mount.js'
 
-const dirs: string[] = []
-async function dir(label: string): Promise<string> {
-  const path = await tempDir(label)
-  dirs.push(path)
-  return path
-}
-
-afterEach(async () => {
-  await stopAllMounts()
-})
-afterAll(async () => {
-  for (const path of dirs) await removeDir(path)
-})
+const dir = tempDirsForFile()
 
 /** `fichfs unmount` in the background, with its output. */
 function unmountInBackground(mountpoint: string, ...flags: string[]) {

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { inject } from 'vitest'
+import { afterAll, afterEach, inject } from 'vitest'
 import type { Emulator } from '../../src/emulator/index.js'
 
 export const BIN = resolve(import.meta.dirname, '../../bin/fichfs.js')
@@ -231,5 +231,24 @@ export async function waitForUploads(mount: TestMount, timeoutMs = 120_000): Pro
     if (uploads.pending === 0 && uploads.deletesPending === 0) return answer.status as Record<string, unknown>
     if (Date.now() - started > timeoutMs) throw new Error(`uploads still pending after ${timeoutMs} ms: ${JSON.stringify(uploads)}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/**
+ * Temp dirs for one test file: every mount is stopped after each test and every dir removed
+ * after the file, also when a test failed. Call once, at the top of the file.
+ */
+export function tempDirsForFile(): (label: string) => Promise<string> {
+  const dirs: string[] = []
+  afterEach(async () => {
+    await stopAllMounts()
+  })
+  afterAll(async () => {
+    for (const path of dirs) await removeDir(path)
+  })
+  return async (label) => {
+    const path = await tempDir(label)
+    dirs.push(path)
+    return path
   }
 }
