@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEmulator, type Emulator } from '../../src/emulator/index.js'
-import { expectNoFloods, expectStoredExactly, trashContent, TRASH_FOLDER } from '../support/checks.js'
+import { callMeter, expectNoFloods, expectStoredExactly, TRASH_FOLDER, trashContent } from '../support/checks.js'
 import { BIN, mountFichfs, removeDir, run, sh, stopAllMounts, tempDir, waitForUploads, type TestMount } from '../support/mount.js'
 import { writeTree, type TreeSpec } from '../support/tree.js'
 
@@ -42,15 +42,7 @@ describe('the trash: undo for deletes', () => {
   let cacheDir: string
   let mount: TestMount
   let mnt: string
-  let before: Record<string, number>
-  const mark = () => {
-    before = { ...emu.stats().calls }
-  }
-  const spent = () => {
-    const out: Record<string, number> = {}
-    for (const [path, count] of Object.entries(emu.stats().calls)) if (count !== (before[path] ?? 0)) out[path] = count - (before[path] ?? 0)
-    return out
-  }
+  const { mark, spent } = callMeter(() => emu)
   const fichfs = (args: string) => sh(`node ${BIN} ${args} --time-scale ${SCALE}`, { env: { ...process.env, FICHFS_API_KEY: emu.apiKey } })
   const remount = async (args: string[] = []) => {
     await mount.stop()

@@ -11,6 +11,7 @@ import type { FichierClient } from '../../src/client/fichier-client.js'
 import { FichierFs } from '../../src/fs/fichier-fs.js'
 import { escapeTrashPath, TRASH_FOLDER_NAME } from '../../src/fs/trash.js'
 import { startTestEmulator, type TestEmulator } from '../emulator/helpers.js'
+import { callMeter } from '../support/checks.js'
 import { testClient } from '../support/client.js'
 import { removeDir, tempDir } from '../support/mount.js'
 
@@ -30,7 +31,6 @@ describe('the trash (core)', () => {
   let dir: string
   let store: MetadataStore
   let fs: FichierFs
-  let before: Record<string, number>
 
   function makeFs(retentionMs = 0, writeBackDelayMs = 20): FichierFs {
     return new FichierFs(client, store, new BlockCache({ blockSize: 1 << 20, memoryBytes: 16 << 20 }), {
@@ -39,15 +39,7 @@ describe('the trash (core)', () => {
       trash: { retentionMs }, deleteBatchDelayMs: 50,
     })
   }
-  const mark = () => {
-    before = { ...t.emu.stats().calls }
-  }
-  /** API calls since mark(), by path, without the zeros. */
-  const spent = () => {
-    const out: Record<string, number> = {}
-    for (const [path, count] of Object.entries(t.emu.stats().calls)) if (count !== (before[path] ?? 0)) out[path] = count - (before[path] ?? 0)
-    return out
-  }
+  const { mark, spent } = callMeter(() => t.emu)
   const stored = (prefix: string) => t.emu.tree().filter((entry) => entry.path.startsWith(prefix)).map((entry) => entry.path).sort()
   const readAll = async (path: string) => {
     const fh = await fs.open(path, 0)

@@ -90,3 +90,21 @@ export function expectNoHiddenNames(emu: Emulator): void {
 function hiddenNames(emu: Emulator): string[] {
   return emu.tree().map((entry) => entry.path).filter((path) => path.split('/').some((name) => name.startsWith('.fuse_hidden')))
 }
+
+/**
+ * API calls by endpoint since the last `mark()`: `spent()` answers only the endpoints whose
+ * count moved, so a budget asserts exactly what an operation cost.
+ */
+export function callMeter(emu: () => Emulator): { mark(): void; spent(): Record<string, number> } {
+  let before: Record<string, number> = {}
+  return {
+    mark: () => {
+      before = { ...emu().stats().calls }
+    },
+    spent: () => {
+      const out: Record<string, number> = {}
+      for (const [path, count] of Object.entries(emu().stats().calls)) if (count !== (before[path] ?? 0)) out[path] = count - (before[path] ?? 0)
+      return out
+    },
+  }
+}

@@ -33,22 +33,7 @@ export interface ShResult {
  * a path that may hold shell syntax goes through `exec` instead.
  */
 export function sh(command: string, options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<ShResult> {
-  return new Promise((resolvePromise) => {
-    const child = spawn('bash', ['-c', command], { env: options.env ?? process.env, cwd: options.cwd, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolvePromise({ code, stdout, stderr })
-    })
-    if (options.input !== undefined) {
-      child.stdin?.on('error', () => undefined)
-      child.stdin?.end(options.input)
-    }
-  })
+  return exec('bash', ['-c', command], options)
 }
 
 /**
