@@ -129,9 +129,14 @@ export function createFuseOps(fs: FichierFs, log: Logger, timeouts: Record<strin
       run('utimens', shown(path), named(path, (p) => fs.utimens(p, toTimeChange(mtime))), ok(cb), cb),
     chmod: (path: Path, mode: number, cb: Cb) => run('chmod', shown(path), named(path, (p) => fs.chmod(p, mode)), ok(cb), cb),
     chown: (path: Path, _uid: number, _gid: number, cb: Cb) => run('chown', shown(path), named(path, (p) => fs.chown(p)), ok(cb), cb),
-    // The kernel asks for security.capability before every write: answered at once, no lookup.
-    getxattr: (path: Path, name: string, _position: number, cb: Cb) =>
-      name.startsWith('user.') ? run('getxattr', shown(path), named(path, (p) => fs.getxattr(p, name)), value(cb), cb) : cb(0, null),
+    // Names outside `user.` (security.selinux, system.posix_acl_access, security.capability,
+    // trusted.*) are not kept: ENOTSUP at once, no lookup. `ls -l` probes the first two on every
+    // file, and remembers a device that does not support them (one probe per run, not two per
+    // file); the kernel asks for security.capability before a write.
+    getxattr: (path: Path, name: string, _position: number, cb: Cb) => {
+      if (name.startsWith('user.')) return run('getxattr', shown(path), named(path, (p) => fs.getxattr(p, name)), value(cb), cb)
+      cb(-ERRNO.ENOTSUP)
+    },
     listxattr: (path: Path, cb: Cb) => run('listxattr', shown(path), named(path, (p) => fs.listxattr(p)), value(cb), cb),
     setxattr: (path: Path, name: string, data: Buffer, _position: number, _flags: number, cb: Cb) => {
       const copy = Buffer.from(data)
