@@ -4,13 +4,14 @@
  * ceiling-fs (the binding's ceiling, same kernel options) in the same run. One JSON line.
  *
  *   find   `find MNT -type f` on a fresh mount: lists every folder (the API calls are counted)
- *   stat   lstat of every file, --passes times, from a child process (stat-walk.js)
+ *   stat   lstat of every file, --passes times, from a child process (stat-walk.js), in
+ *          --stat-rounds rounds alternating mount and ceiling (medians)
  *   lsR    `ls -lR MNT`, --ls-runs times (the median is the figure), each once the kernel's
  *          entries have expired (entry_timeout after that side's last walk): a look-up per file
  *
  * Every ratio is ceiling time / mount time (or mount rate / ceiling rate): 1 means the mount
  * costs no more than the binding itself. Options: --folders 10 --files 1000 --passes 3
- * --ls-runs 3 --latency-ms 50 --time-scale 4 --mount-arg=... (repeatable).
+ * --stat-rounds 5 --ls-runs 5 --latency-ms 50 --time-scale 4 --mount-arg=... (repeatable).
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -23,7 +24,8 @@ const { values: opts } = parseArgs({
     folders: { type: 'string', default: '10' },
     files: { type: 'string', default: '1000' },
     passes: { type: 'string', default: '3' },
-    'ls-runs': { type: 'string', default: '3' },
+    'ls-runs': { type: 'string', default: '5' },
+    'stat-rounds': { type: 'string', default: '5' },
     'latency-ms': { type: 'string', default: '50' },
     'time-scale': { type: 'string', default: '4' },
     'mount-arg': { type: 'string', multiple: true, default: [] },
@@ -48,6 +50,7 @@ await main('meta', async (cleanup) => {
   const files = Number(opts.files)
   const passes = Number(opts.passes)
   const lsRuns = Number(opts['ls-runs'])
+  const statRounds = Number(opts['stat-rounds'])
   const latencyMs = Number(opts['latency-ms'])
   const timeScale = Number(opts['time-scale'])
   const root = await tempRoot(cleanup, 'meta')
@@ -106,7 +109,8 @@ await main('meta', async (cleanup) => {
     const cpu = daemon.cpuMs()
     const daemonCpuMs = diff(cpuMark, cpu)
     cpuMark = cpu
-    return { api, ops, daemonCpuMs }
+    const metadata = (status.metadata as Record<string, unknown> | undefined) ?? null
+    return { api, ops, daemonCpuMs, metadata }
   }
   const total = folders * files
 
@@ -129,12 +133,28 @@ await main('meta', async (cleanup) => {
     if (parsed.bad > 0) throw new Error(`stat-walk: ${parsed.bad} lstat calls under ${dir} failed or saw a wrong file`)
     return parsed
   }
-  progress(`stat of ${total} files x ${passes}, through the mount`)
-  const statMount = await walk(mnt)
+  // Each walk (the stat rounds, then ls -lR) starts with the kernel's entries of the files
+  // expired (entry_timeout since that side was last walked): one look-up per file on both
+  // sides, whatever order they run in. Before the first round no file was ever looked up.
+  const lastWalk = { mount: Number.NEGATIVE_INFINITY, ceiling: Number.NEGATIVE_INFINITY }
+  const settle = async (side: 'mount' | 'ceiling') => {
+    const wait = lastWalk[side] + (Math.max(entryTimeout, attrTimeout) + 0.5) * 1000 - performance.now()
+    if (wait > 0) await sleep(wait)
+  }
+  const statMount: Walk[] = []
+  const statCeiling: Walk[] = []
+  for (let round = 0; round < statRounds; round++) {
+    progress(`stat of ${total} files x ${passes}, round ${round + 1}/${statRounds}`)
+    await settle('mount')
+    statMount.push(await walk(mnt))
+    lastWalk.mount = performance.now()
+    await settle('ceiling')
+    statCeiling.push(await walk(cmnt))
+    lastWalk.ceiling = performance.now()
+  }
   const statPhase = await phase()
-  progress(`stat of ${total} files x ${passes}, through the ceiling`)
-  const statCeiling = await walk(cmnt)
-  const statDone = performance.now()
+  /** Median over the rounds of a rate taken from each round's walk. */
+  const medianOf = (walks: Walk[], pick: (walk: Walk) => number | undefined) => median(walks.map((w) => pick(w) ?? 0))
 
   // --- ls -lR --------------------------------------------------------------------------------
   // Lines naming a file: the listing is whole on both sides.
@@ -142,13 +162,6 @@ await main('meta', async (cleanup) => {
   const lsMount: number[] = []
   const lsCeiling: number[] = []
   const lsPhases = []
-  // Each walk starts with the kernel's entries of the files expired (entry_timeout since that
-  // side was last walked): one look-up per file on both sides, whatever order they run in.
-  const lastWalk = { mount: statDone, ceiling: statDone }
-  const settle = async (side: 'mount' | 'ceiling') => {
-    const wait = lastWalk[side] + (Math.max(entryTimeout, attrTimeout) + 0.5) * 1000 - performance.now()
-    if (wait > 0) await sleep(wait)
-  }
   for (let run = 0; run < lsRuns; run++) {
     progress(`ls -lR, run ${run + 1}/${lsRuns}`)
     await settle('mount')
@@ -174,7 +187,7 @@ await main('meta', async (cleanup) => {
     ops ? Object.fromEntries(Object.entries(ops).map(([op, n]) => [op, round(n / entries, 2)])) : null
 
   return {
-    config: { folders, files, passes, lsRuns, latencyMs, timeScale, mountArgs: opts['mount-arg'], kernel: { entryTimeout, attrTimeout, reported: firstStatus.kernel !== undefined }, cpus: (await mustSh('nproc')).stdout.trim(), seedMs },
+    config: { folders, files, passes, statRounds, lsRuns, latencyMs, timeScale, mountArgs: opts['mount-arg'], kernel: { entryTimeout, attrTimeout, reported: firstStatus.kernel !== undefined }, cpus: (await mustSh('nproc')).stdout.trim(), seedMs },
     find: {
       mountMs: round(findMount.ms),
       ceilingMs: round(findCeiling.ms),
@@ -182,14 +195,15 @@ await main('meta', async (cleanup) => {
       folderListings: folderLs(findPhase.api),
     },
     stat: {
-      mountPerSec: statMount.total.perSec,
-      ceilingPerSec: statCeiling.total.perSec,
-      ratio: ratio(statMount.total.perSec, statCeiling.total.perSec),
-      passes: statMount.passes.map((pass, i) => ({
-        mountPerSec: pass.perSec,
-        ceilingPerSec: statCeiling.passes[i]?.perSec,
-        ratio: ratio(pass.perSec, statCeiling.passes[i]?.perSec ?? 0),
+      mountPerSec: medianOf(statMount, (w) => w.total.perSec),
+      ceilingPerSec: medianOf(statCeiling, (w) => w.total.perSec),
+      ratio: ratio(medianOf(statMount, (w) => w.total.perSec), medianOf(statCeiling, (w) => w.total.perSec)),
+      passes: Array.from({ length: passes }, (_, i) => ({
+        mountPerSec: medianOf(statMount, (w) => w.passes[i]?.perSec),
+        ceilingPerSec: medianOf(statCeiling, (w) => w.passes[i]?.perSec),
+        ratio: ratio(medianOf(statMount, (w) => w.passes[i]?.perSec), medianOf(statCeiling, (w) => w.passes[i]?.perSec)),
       })),
+      rounds: { mountPerSec: statMount.map((w) => w.total.perSec), ceilingPerSec: statCeiling.map((w) => w.total.perSec) },
     },
     lsR: {
       mountMs: median(lsMount),
@@ -208,10 +222,12 @@ await main('meta', async (cleanup) => {
     ops: {
       find: findPhase.ops,
       stat: statPhase.ops,
-      statPerFile: perEntry(statPhase.ops, total * passes),
+      statPerFile: perEntry(statPhase.ops, total * passes * statRounds),
       lsR: lsPhases[0]?.ops ?? null,
       lsRPerFile: perEntry(lsPhases[0]?.ops ?? null, total),
     },
+    /** The daemon's metadata counters after each phase (fichfs status: listings, attribute cache). */
+    metadata: { find: findPhase.metadata, stat: statPhase.metadata, lsR: lsPhases.at(-1)?.metadata ?? null },
     daemonCpuMs: { find: findPhase.daemonCpuMs, stat: statPhase.daemonCpuMs, lsR: lsPhases.map((p) => p.daemonCpuMs) },
     ceilingCpuMs,
     daemon: { warnings, stop },

@@ -165,7 +165,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     writes: fs.writeStats(),
     listings: fs.namespace.listingCalls,
     listingCaps: fs.namespace.cappedFolders(),
-    metadata: { ...fs.namespace.counters },
+    metadata: { ...fs.namespace.counters, attrCache: { ...fs.attrCounters } },
     ops: fuse.ops(),
     kernel: fuse.kernel,
     cacheDir: settings.cacheDir,

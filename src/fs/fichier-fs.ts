@@ -126,6 +126,8 @@ export class FichierFs {
   private readonly attrCache = new Map<string, { attr: Attr; until: number }>()
   private readonly attrMisses = new Map<number, number>()
   private attrStamp = -1
+  /** cachedAttr() answers (hits), look-ups that were not (misses), emptyings, folder fills. */
+  readonly attrCounters = { hits: 0, misses: 0, resets: 0, fills: 0 }
 
   constructor(
     private readonly remote: FsRemote,
@@ -252,11 +254,12 @@ export class FichierFs {
   cachedAttr(path: string): Attr | undefined {
     this.attrEpoch()
     const hit = this.attrCache.get(path)
-    if (!hit) return undefined
-    if (Date.now() >= hit.until) {
-      this.attrCache.delete(path)
+    if (hit === undefined || Date.now() >= hit.until) {
+      if (hit) this.attrCache.delete(path)
+      this.attrCounters.misses++
       return undefined
     }
+    this.attrCounters.hits++
     return hit.attr
   }
 
@@ -265,6 +268,7 @@ export class FichierFs {
     const stamp = this.store.changeStamp()
     if (stamp !== this.attrStamp) {
       this.attrStamp = stamp
+      if (this.attrCache.size > 0) this.attrCounters.resets++
       this.attrCache.clear()
       this.attrMisses.clear()
     }
@@ -280,6 +284,7 @@ export class FichierFs {
     const until = this.namespace.freshUntil(folderId)
     if (until <= Date.now()) return
     if (this.attrCache.size + listed.shared > ATTR_CACHE_MAX) this.attrCache.clear()
+    this.attrCounters.fills++
     const prefix = path === '/' ? '/' : `${path}/`
     for (let i = 0; i < listed.shared; i++) {
       const name = listed.names[i] as string
