@@ -198,15 +198,64 @@ export class MetadataStore {
   readonly db: Database.Database
   private readonly statements
 
+  /** Writes through this connection (every statement that is not a reader, and every exec). */
+  private localWrites = 0
+  /** Commits by other connections (other fichfs processes), seen through `PRAGMA data_version`. */
+  private externalWrites = 0
+  private lastDataVersion = -1
+  private readonly dataVersion: Database.Statement
+
   constructor(path: string) {
     this.db = new Database(path)
+    this.countWrites()
     this.db.pragma('journal_mode = WAL')
     this.db.pragma('synchronous = NORMAL')
     // Another fichfs process (a CLI command beside the mount) may hold the write lock briefly.
     this.db.pragma('busy_timeout = 5000')
     this.migrate()
     this.statements = this.prepare()
+    this.dataVersion = this.db.prepare('PRAGMA data_version').pluck()
     this.ensureRoot()
+  }
+
+  /**
+   * Every statement prepared on this connection that writes bumps `localWrites` when it runs
+   * (also those prepared outside this class, on `store.db`), and so does every exec: a write
+   * cannot be forgotten by a method added later.
+   */
+  private countWrites(): void {
+    const db = this.db
+    const prepare = db.prepare.bind(db)
+    const exec = db.exec.bind(db)
+    db.prepare = ((source: string) => {
+      const statement = prepare(source)
+      if (!statement.reader) {
+        const run = statement.run
+        statement.run = (...args: unknown[]) => {
+          this.localWrites++
+          return run.apply(statement, args)
+        }
+      }
+      return statement
+    }) as typeof db.prepare
+    db.exec = (source: string) => {
+      this.localWrites++
+      return exec(source)
+    }
+  }
+
+  /**
+   * A number that changes whenever anything in the store may have changed: a write through this
+   * connection, or a commit by another process (`PRAGMA data_version`, about 0.1 µs). Caches of
+   * what is derived from the store (FichierFs's attributes) are valid while it stays the same.
+   */
+  changeStamp(): number {
+    const version = this.dataVersion.get() as number
+    if (version !== this.lastDataVersion) {
+      this.lastDataVersion = version
+      this.externalWrites++
+    }
+    return this.localWrites + this.externalWrites
   }
 
   close(): void {

@@ -134,7 +134,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
 
   let fuse: FuseMount
   try {
-    fuse = await mountFuse(fs, { mountpoint, allowOther: settings.allowOther, debug: settings.debugFuse }, log)
+    fuse = await mountFuse(fs, { mountpoint, allowOther: settings.allowOther, debug: settings.debugFuse, dirCacheTimeMs: settings.dirCacheTimeMs }, log)
   } catch (error) {
     fs.uploader.stop()
     await account.close()
@@ -165,7 +165,9 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     writes: fs.writeStats(),
     listings: fs.namespace.listingCalls,
     listingCaps: fs.namespace.cappedFolders(),
-    metadata: { ...fs.namespace.counters },
+    metadata: { ...fs.namespace.counters, attrCache: { ...fs.attrCounters } },
+    ops: fuse.ops(),
+    kernel: fuse.kernel,
     cacheDir: settings.cacheDir,
     cacheDisk: fs.space.status(),
     account: store.getFact('account')?.value,

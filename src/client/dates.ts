@@ -2,10 +2,11 @@
  * 1fichier dates: `YYYY-MM-DD HH:MM:SS`, no zone, French local time (Europe/Paris, CET/CEST;
  * shared/1fichier-api.md §2).
  *
- * The conversion uses the ICU time-zone data built into Node (Intl.DateTimeFormat with
- * timeZone 'Europe/Paris') rather than a hard-coded "last Sunday of March/October" rule, so
- * historic dates and any future rule change come out right without a date library. The
- * process's own TZ never matters.
+ * From 1996 to 2099 the offset is the EU rule ("last Sunday of March/October", 01:00 UTC),
+ * computed directly: ICU is slow for thousands of dates per listing. Other dates use the ICU
+ * time-zone data built into Node (Intl.DateTimeFormat with timeZone 'Europe/Paris'), so
+ * historic dates come out right without a date library; the unit test checks the rule against
+ * ICU over the whole range. The process's own TZ never matters.
  */
 
 const PARIS = new Intl.DateTimeFormat('en-US', {
@@ -57,10 +58,42 @@ function wallAsUtc(w: WallClock): number {
   return d.getTime()
 }
 
-/** Paris's UTC offset in ms at the given instant (3_600_000 in winter, 7_200_000 in summer). */
-function parisOffset(ms: number): number {
+/** Paris's UTC offset in ms at an instant, from ICU's time-zone data (any date). */
+export function parisOffsetByIcu(ms: number): number {
   const whole = Math.floor(ms / 1000) * 1000
   return wallAsUtc(parisWallClock(whole)) - whole
+}
+
+const HOUR_MS = 3_600_000
+/** Where the EU rule is the whole truth for Paris: 1996-01-01 to 2100-01-01 (UTC). */
+const EU_RULE_FROM = Date.UTC(1996, 0, 1)
+const EU_RULE_UNTIL = Date.UTC(2100, 0, 1)
+
+/** 01:00 UTC on the last Sunday of a month (0-based), when the EU's clocks change. */
+function lastSundayAt1Utc(year: number, month: number): number {
+  const lastDay = Date.UTC(year, month + 1, 0)
+  return lastDay - new Date(lastDay).getUTCDay() * DAY_MS + HOUR_MS
+}
+
+const summerCache = new Map<number, [number, number]>()
+
+/**
+ * Paris's UTC offset in ms at the given instant (3_600_000 in winter, 7_200_000 in summer).
+ * From 1996 (when the EU unified the autumn change) to 2099 this is the EU rule, summer time
+ * from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday of October,
+ * computed without ICU (a listing of 5,000 files reads 5,000 dates, and ICU's formatToParts
+ * costs tens of µs each). Outside, and for any year the rule may one day change, ICU answers.
+ * test/client/dates.test.ts checks both agree over the whole range.
+ */
+function parisOffset(ms: number): number {
+  if (ms < EU_RULE_FROM || ms >= EU_RULE_UNTIL) return parisOffsetByIcu(ms)
+  const year = new Date(ms).getUTCFullYear()
+  let summer = summerCache.get(year)
+  if (!summer) {
+    summer = [lastSundayAt1Utc(year, 2), lastSundayAt1Utc(year, 9)]
+    summerCache.set(year, summer)
+  }
+  return ms >= summer[0] && ms < summer[1] ? 2 * HOUR_MS : HOUR_MS
 }
 
 const API_DATE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})$/
@@ -114,6 +147,13 @@ const pad = (n: number, width = 2): string => String(n).padStart(width, '0')
 export function formatApiDate(date: Date): string {
   const ms = date.getTime()
   if (Number.isNaN(ms)) throw new RangeError('formatApiDate: invalid Date')
-  const w = parisWallClock(Math.floor(ms / 1000) * 1000)
+  const whole = Math.floor(ms / 1000) * 1000
+  let w: WallClock
+  if (whole >= EU_RULE_FROM && whole < EU_RULE_UNTIL) {
+    const d = new Date(whole + parisOffset(whole))
+    w = { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds() }
+  } else {
+    w = parisWallClock(whole)
+  }
   return `${pad(w.year, 4)}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)}:${pad(w.second)}`
 }

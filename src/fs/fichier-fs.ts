@@ -122,6 +122,12 @@ export class FichierFs {
   private readonly writeCounters = { calls: 0, bytes: 0 }
   private readonly mountedAt = new Date()
   private quotaRefresh?: Promise<AccountInfo | undefined>
+  /** cachedAttr(): attributes by path, valid for one store change stamp and until `until`. */
+  private readonly attrCache = new Map<string, { attr: Attr; until: number }>()
+  private readonly attrMisses = new Map<number, number>()
+  private attrStamp = -1
+  /** cachedAttr() answers (hits), look-ups that were not (misses), emptyings, folder fills. */
+  readonly attrCounters = { hits: 0, misses: 0, resets: 0, fills: 0 }
 
   constructor(
     private readonly remote: FsRemote,
@@ -210,11 +216,82 @@ export class FichierFs {
   // Attributes and listings
 
   async getattr(path: string): Promise<Attr> {
+    const cached = this.cachedAttr(path)
+    if (cached) return cached
     const trash = this.inTrashView(path)
     if (trash) return trash.view.getattr(trash.at)
     const orphan = this.orphanAt(path)
     if (orphan) return this.orphanAttr(orphan)
-    return this.attrOf(await this.namespace.resolve(path))
+    const epoch = this.attrEpoch()
+    const entry = await this.namespace.resolve(path)
+    const attr = this.attrOf(entry)
+    if (entry.kind === 'local' || isFuseHiddenName(lastName(path))) return attr
+    // Cached only if nothing changed while it was resolved (a listing, another op's write).
+    if (this.attrEpoch() !== epoch) return attr
+    // A folder's own attributes depend on its parent's listing (the root's on none).
+    const parentId = entry.kind === 'remote' ? entry.parentId : entry.folder.parentId
+    this.attrCache.set(path, { attr, until: parentId === null ? Number.POSITIVE_INFINITY : this.namespace.freshUntil(parentId) })
+    // A walk of a folder (stat of every file, ls -l): fill in the rest of it at once.
+    if (parentId !== null) {
+      const misses = (this.attrMisses.get(parentId) ?? 0) + 1
+      this.attrMisses.set(parentId, misses)
+      if (misses === ATTR_FILL_AFTER_MISSES) {
+        const listed = await this.listFolder(parentId)
+        this.cacheListed(parentPath(path), parentId, listed, epoch)
+      }
+    }
+    return attr
+  }
+
+  /**
+   * Attributes answered before without a look-up, while nothing in the store changed since
+   * (its change stamp: any write by this process or a commit by another), and while the
+   * listings they came from are fresh (past `--dir-cache-time`, the look-up lists again).
+   * Local files (being written, waiting to upload) are never cached: their size and mtime live
+   * in the spool. Neither are the trash view or libfuse's hidden names (answered before this).
+   * Synchronous, so the FUSE adapter can answer a hit without a promise.
+   */
+  cachedAttr(path: string): Attr | undefined {
+    this.attrEpoch()
+    const hit = this.attrCache.get(path)
+    if (hit === undefined || Date.now() >= hit.until) {
+      if (hit) this.attrCache.delete(path)
+      this.attrCounters.misses++
+      return undefined
+    }
+    this.attrCounters.hits++
+    return hit.attr
+  }
+
+  /** The store's change stamp; the attribute cache is emptied when it moved. */
+  private attrEpoch(): number {
+    const stamp = this.store.changeStamp()
+    if (stamp !== this.attrStamp) {
+      this.attrStamp = stamp
+      if (this.attrCache.size > 0) this.attrCounters.resets++
+      this.attrCache.clear()
+      this.attrMisses.clear()
+    }
+    return stamp
+  }
+
+  /**
+   * Cache what a listing of `path` gave (listFolder: folders and remote files first, local
+   * last), if the store did not change since `epoch`, taken before the listing was read.
+   */
+  private cacheListed(path: string, folderId: number, listed: { names: string[]; attrs: Attr[]; shared: number }, epoch: number): void {
+    if (this.attrEpoch() !== epoch) return
+    const until = this.namespace.freshUntil(folderId)
+    if (until <= Date.now()) return
+    if (this.attrCache.size + listed.shared > ATTR_CACHE_MAX) this.attrCache.clear()
+    this.attrCounters.fills++
+    const prefix = path === '/' ? '/' : `${path}/`
+    for (let i = 0; i < listed.shared; i++) {
+      const name = listed.names[i] as string
+      const child = prefix + name
+      if (isFuseHiddenName(name) || this.inTrashView(child)) continue
+      this.attrCache.set(child, { attr: listed.attrs[i] as Attr, until })
+    }
   }
 
   async readdir(path: string): Promise<{ names: string[]; attrs: Attr[] }> {
@@ -224,8 +301,11 @@ export class FichierFs {
       const self = await trash.view.getattr(trash.at)
       return { names: ['.', '..', ...listed.names], attrs: [self, self, ...listed.attrs] }
     }
+    const epoch = this.attrEpoch()
     const folder = await this.namespace.resolveFolder(path)
     const listed = await this.listFolder(folder.id)
+    // `ls -l`, `find -ls`, a file manager: the look-ups of every name come right after.
+    this.cacheListed(path, folder.id, listed, epoch)
     // `.` and `..` first, as every Linux filesystem lists them.
     const parent = folder.parentId === null ? folder : this.store.folder(folder.parentId) ?? folder
     return {
@@ -235,7 +315,7 @@ export class FichierFs {
   }
 
   /** A folder's entries with their attributes (also a folder in the trash, for the trash view). */
-  private async listFolder(folderId: number): Promise<{ names: string[]; attrs: Attr[] }> {
+  private async listFolder(folderId: number): Promise<{ names: string[]; attrs: Attr[]; shared: number }> {
     const view = await this.namespace.view(folderId)
     const names: string[] = []
     const attrs: Attr[] = []
@@ -247,11 +327,13 @@ export class FichierFs {
       names.push(file.displayName)
       attrs.push(this.attrOf({ kind: 'remote', parentId: folderId, file }))
     }
+    // Sub-folders and remote files: attributes from the store alone (cacheable).
+    const shared = names.length
     for (const local of view.local) {
       names.push(local.name)
       attrs.push(this.attrOf({ kind: 'local', parentId: folderId, local }))
     }
-    return { names, attrs }
+    return { names, attrs, shared }
   }
 
   async statfs(): Promise<StatFs> {
@@ -665,6 +747,16 @@ export class FichierFs {
 
 function fileAttr(size: number, mode: number, time: number, uid: number, gid: number): Attr {
   return { mode: 0o100000 | mode, size, nlink: 1, uid, gid, mtime: time, atime: time, ctime: time, blocks: Math.ceil(size / 512), blksize: 131072 }
+}
+
+/** The attribute cache fills a whole folder after this many look-up misses in it (a walk). */
+const ATTR_FILL_AFTER_MISSES = 8
+/** Paths the attribute cache holds at most (about 200 bytes each). */
+const ATTR_CACHE_MAX = 200_000
+
+function parentPath(path: string): string {
+  const cut = path.lastIndexOf('/')
+  return cut <= 0 ? '/' : path.slice(0, cut)
 }
 
 function lastName(path: string): string {

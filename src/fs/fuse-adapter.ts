@@ -43,12 +43,18 @@ export interface FuseMountOptions {
   mountpoint: string
   allowOther?: boolean
   debug?: boolean
+  /** How long listings are trusted (--dir-cache-time): the kernel's cache times stay within it. */
+  dirCacheTimeMs?: number
   /** Per-operation limits in ms; 0 means none (uploads in fsync, a copy-up in write). */
   timeouts?: Partial<Record<string, number>>
 }
 
 export interface FuseMount {
   unmount(): Promise<void>
+  /** FUSE requests served so far, by op (`fichfs status`, bench:meta's requests per file). */
+  ops(): Record<string, number>
+  /** The kernel's entry and attribute cache times given at mount, in seconds. */
+  readonly kernel: { entryTimeout: number; attrTimeout: number }
 }
 
 const DEFAULT_TIMEOUTS: Record<string, number> = {
@@ -66,9 +72,10 @@ const DEFAULT_TIMEOUTS: Record<string, number> = {
   unlink: 0,
 }
 
-export function createFuseOps(fs: FichierFs, log: Logger, timeouts: Record<string, number>) {
+export function createFuseOps(fs: FichierFs, log: Logger, timeouts: Record<string, number>, counts: Record<string, number> = {}) {
   /** Await `work`, then reply once: a value, or the errno of the failure; our own time limit. */
   function run<T>(op: string, path: string, work: () => Promise<T>, reply: (value: T) => void, fail: (errno: number) => void): void {
+    counts[op] = (counts[op] ?? 0) + 1
     let done = false
     const limit = timeouts[op] ?? timeouts.default ?? 0
     const timer = limit > 0
@@ -105,7 +112,13 @@ export function createFuseOps(fs: FichierFs, log: Logger, timeouts: Record<strin
   const shown = (path: Path) => path ?? '(removed)'
 
   return {
-    getattr: (path: Path, cb: Cb) => run('getattr', shown(path), named(path, (p) => fs.getattr(p)), value(cb), cb),
+    getattr: (path: Path, cb: Cb) => {
+      // A cached answer (FichierFs.cachedAttr) costs no promise, no timer, no closure.
+      const hit = path === null ? undefined : fs.cachedAttr(path)
+      if (hit === undefined) return run('getattr', shown(path), named(path, (p) => fs.getattr(p)), value(cb), cb)
+      counts.getattr = (counts.getattr ?? 0) + 1
+      cb(0, hit)
+    },
     readdir: (path: Path, cb: Cb) => run('readdir', shown(path), named(path, (p) => fs.readdir(p)), (r) => cb(0, r.names, r.attrs), cb),
     statfs: (path: Path, cb: Cb) => run('statfs', shown(path), () => fs.statfs(), value(cb), cb),
     open: (path: Path, flags: number, cb: Cb) => run('open', shown(path), named(path, (p) => fs.open(p, flags)), value(cb), cb),
@@ -129,9 +142,15 @@ export function createFuseOps(fs: FichierFs, log: Logger, timeouts: Record<strin
       run('utimens', shown(path), named(path, (p) => fs.utimens(p, toTimeChange(mtime))), ok(cb), cb),
     chmod: (path: Path, mode: number, cb: Cb) => run('chmod', shown(path), named(path, (p) => fs.chmod(p, mode)), ok(cb), cb),
     chown: (path: Path, _uid: number, _gid: number, cb: Cb) => run('chown', shown(path), named(path, (p) => fs.chown(p)), ok(cb), cb),
-    // The kernel asks for security.capability before every write: answered at once, no lookup.
-    getxattr: (path: Path, name: string, _position: number, cb: Cb) =>
-      name.startsWith('user.') ? run('getxattr', shown(path), named(path, (p) => fs.getxattr(p, name)), value(cb), cb) : cb(0, null),
+    // Names outside `user.` (security.selinux, system.posix_acl_access, security.capability,
+    // trusted.*) are not kept: ENOTSUP at once, no lookup. `ls -l` probes the first two on every
+    // file, and remembers a device that does not support them (one probe per run, not two per
+    // file); the kernel asks for security.capability before a write.
+    getxattr: (path: Path, name: string, _position: number, cb: Cb) => {
+      if (name.startsWith('user.')) return run('getxattr', shown(path), named(path, (p) => fs.getxattr(p, name)), value(cb), cb)
+      counts.getxattr = (counts.getxattr ?? 0) + 1
+      cb(-ERRNO.ENOTSUP)
+    },
     listxattr: (path: Path, cb: Cb) => run('listxattr', shown(path), named(path, (p) => fs.listxattr(p)), value(cb), cb),
     setxattr: (path: Path, name: string, data: Buffer, _position: number, _flags: number, cb: Cb) => {
       const copy = Buffer.from(data)
@@ -151,12 +170,31 @@ function copyParts(parts: Buffer[], buf: Buffer, length: number): number {
   return copied
 }
 
+/**
+ * How long the kernel trusts a name it looked up (entry) and the attributes it got (attr), in
+ * seconds (docs/SEMANTICS.md, "Kernel caches"). Every change made through the mount goes
+ * through the kernel, which updates or drops its entries itself; changes made elsewhere reach
+ * fichfs only with a listing, at most once per `--dir-cache-time` (5 min by default), so a
+ * name trusted for 10 s more hides nothing that could be seen sooner. Attributes stay at
+ * libfuse's 1 s: a file being written shows its growing size, and an upload its final state.
+ */
+export const KERNEL_TIMEOUTS = { entryTimeout: 10, attrTimeout: 1 }
+
+/** The kernel's cache times for a mount whose listings are trusted `dirCacheTimeMs`: never longer. */
+export function kernelTimeouts(dirCacheTimeMs?: number): { entryTimeout: number; attrTimeout: number } {
+  if (dirCacheTimeMs === undefined) return { ...KERNEL_TIMEOUTS }
+  const cap = Math.max(0, dirCacheTimeMs) / 1000
+  return { entryTimeout: Math.min(KERNEL_TIMEOUTS.entryTimeout, cap), attrTimeout: Math.min(KERNEL_TIMEOUTS.attrTimeout, cap) }
+}
+
 /** Mount; resolves once libfuse has called init (the kernel answers shortly after). */
 export function mountFuse(fs: FichierFs, options: FuseMountOptions, log: Logger): Promise<FuseMount> {
   checkUnmountIsShellFree()
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts } as Record<string, number>
-  const ops = createFuseOps(fs, log, timeouts)
-  const extra = ['big_writes', 'default_permissions'].join(',')
+  const counts: Record<string, number> = {}
+  const ops = createFuseOps(fs, log, timeouts, counts)
+  const kernel = kernelTimeouts(options.dirCacheTimeMs)
+  const extra = ['big_writes', 'default_permissions', `entry_timeout=${kernel.entryTimeout}`, `attr_timeout=${kernel.attrTimeout}`].join(',')
   const fuse = new Fuse(options.mountpoint, ops, {
     force: true,
     mkdir: false,
@@ -172,6 +210,8 @@ export function mountFuse(fs: FichierFs, options: FuseMountOptions, log: Logger)
       if (error) return reject(error)
       resolve({
         unmount: () => new Promise<void>((done, fail) => fuse.unmount((err) => (err ? fail(err) : done()))),
+        ops: () => ({ ...counts }),
+        kernel,
       })
     })
   })

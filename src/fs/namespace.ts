@@ -187,6 +187,22 @@ export class Namespace {
     await pending
   }
 
+  /**
+   * Until when resolving a name in this folder needs no listing: the earliest time a listing on
+   * the way from the root to it gets older than the freshness time (0: one was never listed).
+   */
+  freshUntil(folderId: number): number {
+    let until = Number.POSITIVE_INFINITY
+    let id: number | null = folderId
+    for (let depth = 0; id !== null && depth < 1000; depth++) {
+      const folder = this.store.folder(id)
+      if (!folder || folder.listedAt === null) return 0
+      until = Math.min(until, folder.listedAt + this.freshForMs)
+      id = folder.parentId
+    }
+    return until
+  }
+
   /** Mark a folder we know to be complete (we just created it) as freshly listed. */
   markFresh(folderId: number): void {
     this.store.markListed(folderId, Date.now())

@@ -143,3 +143,37 @@ describe('round trips', () => {
     }
   })
 })
+
+describe('Paris offsets without ICU (1996–2099)', () => {
+  it('agree with ICU around every change and at random instants', async () => {
+    const { parisOffsetByIcu } = await import('../../src/client/dates.js')
+    const icuParse = (text: string): number | undefined => {
+      // The same wall-clock reading, resolved with ICU offsets only (the reference).
+      const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(text)
+      if (!m) return undefined
+      const local = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]))
+      const fits = [...new Set([parisOffsetByIcu(local - 86_400_000), parisOffsetByIcu(local + 86_400_000)])]
+        .map((offset) => local - offset).filter((instant) => parisOffsetByIcu(instant) === local - instant)
+      return fits.length > 0 ? Math.min(...fits) : local - parisOffsetByIcu(local - 86_400_000)
+    }
+    let seed = 12345
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+    const instants: number[] = []
+    for (let year = 1996; year <= 2099; year++) {
+      for (const month of [2, 9]) {
+        const lastDay = Date.UTC(year, month + 1, 0)
+        const change = lastDay - new Date(lastDay).getUTCDay() * 86_400_000 + HOUR
+        for (const delta of [-HOUR - 1000, -1000, -1, 0, 1, 1000, HOUR, 2 * HOUR]) instants.push(change + delta)
+      }
+    }
+    for (let i = 0; i < 3000; i++) instants.push(Date.UTC(1996, 0, 1) + Math.floor(random() * (Date.UTC(2100, 0, 1) - Date.UTC(1996, 0, 1))))
+    for (const instant of instants) {
+      const whole = Math.floor(instant / 1000) * 1000
+      const text = formatApiDate(new Date(whole))
+      // Formatting with the rule gives ICU's wall clock, and reading it back gives ICU's instant.
+      const wall = new Date(whole + parisOffsetByIcu(whole))
+      expect(text).toBe(wall.toISOString().slice(0, 19).replace('T', ' '))
+      expect(parsed(text)).toBe(icuParse(text))
+    }
+  })
+})
