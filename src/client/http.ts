@@ -12,8 +12,8 @@ import { ApiErrorCodes, FichierApiError } from './errors.js'
 
 // The three parts of undici used here, required one by one: its index loads everything
 // (fetch, WebSocket, mocks, cache stores), about 9 MiB of resident memory a daemon never uses.
-// undici has no `exports` map, so these paths are reachable; test/client/http-undici.test.ts
-// checks they still are, against the installed version.
+// undici has no `exports` map, so these paths are reachable (test/client/http.test.ts and every
+// e2e test go through them, against the installed version).
 const load = createRequire(import.meta.url)
 const Agent = load('undici/lib/dispatcher/agent') as typeof AgentType
 const undiciErrors = load('undici/lib/core/errors') as typeof UndiciErrors
