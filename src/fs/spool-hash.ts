@@ -162,7 +162,7 @@ export class SpoolHash {
   }
 
   private maybeStart(): void {
-    if (this.worker || this.broken || this.frontier < WORKER_MIN_BYTES || workers >= MAX_WORKERS) return
+    if (this.worker || this.broken || this.frontier < WORKER_MIN_BYTES || workers >= MAX_WORKERS || process.env.FICHFS_SPOOL_HASH === '0') return
     workers++
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path: this.path, hashWasm: HASH_WASM, nice: HASH_NICE } })
     this.worker = worker
