@@ -58,9 +58,15 @@ function kind(path: string): 'root' | 'big' | 'dir' | 'small' | null {
 }
 
 const ENOENT = -2
+const EACCES = -13
+const ENODATA = -61
+/** Files created through the mount (writes are forgotten): path -> size. */
+const created = new Map<string, number>()
 
 const ops = {
   getattr(path: string, cb: (code: number, stat?: unknown) => void) {
+    const written = created.get(path)
+    if (written !== undefined) return cb(0, fileStat(written))
     const k = kind(path)
     if (k === 'root' || k === 'dir') return cb(0, dirStat())
     if (k === 'big') return cb(0, fileStat(bigSize))
@@ -74,6 +80,7 @@ const ops = {
     return cb(ENOENT)
   },
   open(path: string, _flags: number, cb: (code: number, fd?: number) => void) {
+    if (created.has(path)) return cb(0, 2)
     const k = kind(path)
     if (k === 'big' || k === 'small') return cb(0, 1)
     return cb(ENOENT)
@@ -90,6 +97,37 @@ const ops = {
   },
   release(_path: string, _fd: number, cb: (code: number) => void) {
     cb(0)
+  },
+  // Writes: any new file in the root takes writes and forgets them (only its size is kept), so
+  // `dd of=MNT/new bs=1M conv=fsync` measures the binding's write path (the write ceiling).
+  create(path: string, _mode: number, cb: (code: number, fd?: number) => void) {
+    if (path.split('/').length !== 2 || kind(path) !== null) return cb(EACCES)
+    created.set(path, 0)
+    cb(0, 2)
+  },
+  write(path: string, _fd: number, _buffer: Buffer, length: number, position: number, cb: (bytes: number) => void) {
+    if (created.has(path)) created.set(path, Math.max(created.get(path) ?? 0, position + length))
+    cb(length)
+  },
+  truncate(path: string, size: number, cb: (code: number) => void) {
+    if (created.has(path)) created.set(path, size)
+    cb(0)
+  },
+  ftruncate(path: string, _fd: number, size: number, cb: (code: number) => void) {
+    if (created.has(path)) created.set(path, size)
+    cb(0)
+  },
+  fsync(_path: string, _fd: number, _datasync: boolean, cb: (code: number) => void) {
+    cb(0)
+  },
+  flush(_path: string, _fd: number, cb: (code: number) => void) {
+    cb(0)
+  },
+  unlink(path: string, cb: (code: number) => void) {
+    cb(created.delete(path) ? 0 : ENOENT)
+  },
+  getxattr(_path: string, _name: string, _position: number, cb: (code: number) => void) {
+    cb(ENODATA)
   },
 }
 

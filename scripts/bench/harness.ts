@@ -11,6 +11,7 @@ import { mkdir, mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { requestControl, socketPathFor } from '../../src/cli/control.js'
+import { nodeFlagsOf } from '../../src/cli/launcher.js'
 import type { Emulator, EmulatorStats } from '../../src/emulator/index.js'
 
 const started = performance.now()
@@ -281,7 +282,9 @@ export async function startDaemon(emu: Emulator, cleanup: Cleanup, options: Daem
   ]
   progress(`mounting ${options.label}: fichfs ${args.slice(1).join(' ')}`)
   // Node flags for the daemon only, e.g. FICHFS_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
-  const nodeArgs = (process.env.FICHFS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
+  // First the Node flags of BIN's own shebang (launcher.ts): the daemon runs as the binary would,
+  // the baseline's (FICHFS_BENCH_BIN) with its own.
+  const nodeArgs = [...nodeFlagsOf(BIN), ...(process.env.FICHFS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)]
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], {
     env: { ...process.env, FICHFS_API_KEY: emu.apiKey },
     stdio: ['ignore', 'pipe', 'pipe'],

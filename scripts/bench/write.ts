@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util'
 import { parseSize } from '../../src/cli/config.js'
 import { startEmulator } from '../../src/emulator/index.js'
 import {
-  ddBytes, isolateRuntimeDir, type Daemon, main, mbps, MIB, probe, progress, q, ratio, round, sh, sleep, startDaemon, statsDelta,
+  ddBytes, isolateRuntimeDir, type Daemon, main, mbps, MIB, probe, progress, q, ratio, round, sh, sleep, startCeiling, startDaemon, statsDelta,
   tempRoot, writeRandomFile,
 } from './harness.js'
 
@@ -109,6 +109,14 @@ await main('write', async (cleanup) => {
   if (baselineEntry?.size !== size) throw new Error(`the plain upload stored ${baselineEntry?.size} bytes, expected ${size}`)
   await sleep(gapMs * 4)
 
+  // --- the stages' own ceilings, same run: the binding (writes forgotten), the local disk --
+  progress('ceilings: dd conv=fsync into the in-memory fuse-native filesystem, and onto the local disk')
+  const ceilingFs = await startCeiling(cleanup, { root, label: 'ceiling', fileSize: 1 << 20 })
+  const ceilingDd = await sh(`dd if=${q(bigPath)} of=${q(join(ceilingFs.mountpoint, 'new.bin'))} bs=1M conv=fsync`)
+  await ceilingFs.stop()
+  const diskDd = await sh(`dd if=${q(bigPath)} of=${q(join(root, 'disk-copy.bin'))} bs=1M conv=fsync`)
+  await sh(`rm -f ${q(join(root, 'disk-copy.bin'))}`)
+
   // --- mount 1: one big file, dd conv=fsync ------------------------------------------------
   const daemon = await startDaemon(emu, cleanup, { root, label: 'big', timeScale, extraArgs: mountArgs })
   const idle = daemon.rss()
@@ -145,6 +153,11 @@ await main('write', async (cleanup) => {
     httpMBps: mbps(size, baseline.totalMs),
     ratio: dd.code === 0 ? ratio(mbps(size, dd.ms), mbps(size, baseline.totalMs)) : null,
     http: { serverMs: baseline.serverMs, uploadMs: baseline.uploadMs, endMs: baseline.endMs },
+    /** Same run: dd conv=fsync into the binding alone (writes forgotten), and onto the cache disk. */
+    ceiling: {
+      fuseMs: round(ceilingDd.ms), fuseMBps: ceilingDd.code === 0 ? mbps(size, ceilingDd.ms) : null,
+      diskMs: round(diskDd.ms), diskMBps: diskDd.code === 0 ? mbps(size, diskDd.ms) : null,
+    },
     // fsync is meant to return only once the file is on 1fichier: was it there when dd returned?
     storedWhenDdReturned: ddDone?.size === size,
     storedSize: stored?.size ?? null,

@@ -4,25 +4,9 @@
  * and turns errors into one readable message with a hint (the key never appears: every
  * message goes through the secret scrubber).
  */
-import yargs, { type MiddlewareFunction } from 'yargs'
+import yargs, { type CommandModule, type MiddlewareFunction } from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { scrubSecrets } from '../log.js'
-import { demoCommand } from './commands/demo.js'
-import { describeCommand } from './commands/describe.js'
-import { emulatorCommand } from './commands/emulator.js'
-import { infoCommand } from './commands/info.js'
-import { linkCommand } from './commands/link.js'
-import { loginCommand } from './commands/login.js'
-import { logoutCommand } from './commands/logout.js'
-import { lsCommand } from './commands/ls.js'
-import { mountCommand } from './commands/mount.js'
-import { protectCommand } from './commands/protect.js'
-import { remoteUploadCommand } from './commands/remote-upload.js'
-import { statusCommand } from './commands/status.js'
-import { trashCommand } from './commands/trash.js'
-import { unmountCommand } from './commands/unmount.js'
-import { uploadCommand } from './commands/upload.js'
-import { verifyCommand } from './commands/verify.js'
 import { refuseKeyArguments } from './config.js'
 import { formatError } from './format.js'
 
@@ -48,6 +32,36 @@ function lastValueWins(argv: Record<string, unknown>, parser: { getOptions(): { 
   }
 }
 
+/**
+ * The commands, loaded on demand: `fichfs mount` (the daemon, which runs for days) loads only
+ * its own command's code, not the emulator's, the uploader CLI's, etc. (several MiB of resident
+ * memory each); help and unknown words load them all. In the order `fichfs --help` lists them.
+ */
+const COMMANDS: Array<[names: string[], load: () => Promise<CommandModule<any, any>>]> = [
+  [['mount'], async () => (await import('./commands/mount.js')).mountCommand],
+  [['unmount', 'umount'], async () => (await import('./commands/unmount.js')).unmountCommand],
+  [['status'], async () => (await import('./commands/status.js')).statusCommand],
+  [['login'], async () => (await import('./commands/login.js')).loginCommand],
+  [['logout'], async () => (await import('./commands/logout.js')).logoutCommand],
+  [['info'], async () => (await import('./commands/info.js')).infoCommand],
+  [['ls'], async () => (await import('./commands/ls.js')).lsCommand],
+  [['link'], async () => (await import('./commands/link.js')).linkCommand],
+  [['protect'], async () => (await import('./commands/protect.js')).protectCommand],
+  [['describe'], async () => (await import('./commands/describe.js')).describeCommand],
+  [['upload'], async () => (await import('./commands/upload.js')).uploadCommand],
+  [['trash'], async () => (await import('./commands/trash.js')).trashCommand],
+  [['remote-upload'], async () => (await import('./commands/remote-upload.js')).remoteUploadCommand],
+  [['verify'], async () => (await import('./commands/verify.js')).verifyCommand],
+  [['demo'], async () => (await import('./commands/demo.js')).demoCommand],
+  [['emulator'], async () => (await import('./commands/emulator.js')).emulatorCommand],
+]
+
+async function commandsFor(argv: string[]): Promise<Array<CommandModule<any, any>>> {
+  const first = argv[0]
+  const named = COMMANDS.find(([names]) => first !== undefined && names.includes(first))
+  return Promise.all((named ? [named] : COMMANDS).map(([, load]) => load()))
+}
+
 async function main(): Promise<void> {
   const argv = hideBin(process.argv)
   refuseKeyArguments(argv)
@@ -56,22 +70,7 @@ async function main(): Promise<void> {
     // yargs calls middleware with the parser as a second argument (its types omit it).
     .middleware(lastValueWins as unknown as MiddlewareFunction, true)
     .usage('$0 <command> [options]\n\nUse a 1fichier.com account like a local folder.')
-    .command(mountCommand)
-    .command(unmountCommand)
-    .command(statusCommand)
-    .command(loginCommand)
-    .command(logoutCommand)
-    .command(infoCommand)
-    .command(lsCommand)
-    .command(linkCommand)
-    .command(protectCommand)
-    .command(describeCommand)
-    .command(uploadCommand)
-    .command(trashCommand)
-    .command(remoteUploadCommand)
-    .command(verifyCommand)
-    .command(demoCommand)
-    .command(emulatorCommand)
+    .command(await commandsFor(argv))
     .demandCommand(1, 'Name a command: see `fichfs --help`.')
     .strict()
     .fail((message, error) => {

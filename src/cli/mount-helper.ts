@@ -13,8 +13,8 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { fichfsCommand } from './launcher.js'
 
-const FICHFS_BIN = fileURLToPath(new URL('../../bin/fichfs.js', import.meta.url))
 
 /** Options with a value, and the `fichfs mount` flag each becomes. */
 const VALUE_OPTIONS: Record<string, string> = {
@@ -114,7 +114,9 @@ function splitOptions(text: string): string[] {
 
 /** The command that runs `fichfs mount`, as root or, with setuid=, as that user. */
 export function commandFor(plan: HelperPlan): { file: string; args: string[] } {
-  const fichfs = [process.execPath, FICHFS_BIN, ...plan.args]
+  // The Node flags of bin/fichfs.js's shebang (launcher.ts): the daemon runs as if started directly.
+  const [node, nodeArgs] = fichfsCommand(plan.args)
+  const fichfs = [node, ...nodeArgs]
   if (!plan.runAs) return { file: fichfs[0] as string, args: fichfs.slice(1) }
   // runuser sets HOME, USER and the supplementary groups of the user, so the user's stored
   // key, cache and runtime dir are found as if the user had typed the command.

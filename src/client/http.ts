@@ -6,8 +6,18 @@
  * failures into FichierApiError with the `network` or `timeout` code.
  */
 import type { Readable } from 'node:stream'
-import { Agent, errors as undiciErrors, request } from 'undici'
+import { createRequire } from 'node:module'
+import type { Agent as AgentType, Dispatcher, errors as UndiciErrors } from 'undici'
 import { ApiErrorCodes, FichierApiError } from './errors.js'
+
+// The three parts of undici used here, required one by one: its index loads everything
+// (fetch, WebSocket, mocks, cache stores), about 9 MiB of resident memory a daemon never uses.
+// undici has no `exports` map, so these paths are reachable (test/client/http.test.ts and every
+// e2e test go through them, against the installed version).
+const load = createRequire(import.meta.url)
+const Agent = load('undici/lib/dispatcher/agent') as typeof AgentType
+const undiciErrors = load('undici/lib/core/errors') as typeof UndiciErrors
+const requestApi = (load('undici/lib/api') as { request: (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData> }).request
 
 export interface HttpRequest {
   method: 'GET' | 'POST' | 'HEAD'
@@ -41,7 +51,7 @@ export interface HttpTransportOptions {
 }
 
 export class HttpTransport {
-  private readonly agent: Agent
+  private readonly agent: AgentType
   private readonly options: Required<HttpTransportOptions>
   private readonly running = new Set<AbortController>()
 
@@ -74,8 +84,10 @@ export class HttpTransport {
       req.signal?.removeEventListener('abort', follow)
     }
     try {
-      const response = await request(req.url, {
-        dispatcher: this.agent,
+      const url = new URL(req.url)
+      const response = await requestApi.call(this.agent, {
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method: req.method,
         headers: { 'user-agent': this.options.userAgent, ...req.headers },
         body: req.body,

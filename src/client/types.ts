@@ -60,6 +60,8 @@ export interface UploadSource {
   open(): Readable
   /** The file on disk, when there is one: large files are then hashed in a worker thread. */
   path?: string
+  /** Its Whirlpool, when already known or being computed (the spool hashes as it is written). */
+  whirlpool?: Promise<string>
 }
 
 export interface UploadedFile {

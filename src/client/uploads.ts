@@ -12,7 +12,7 @@ import { transportError, type HttpResponse, type HttpTransport } from './http.js
 import { encodeForService, encodeName } from './names.js'
 import { uploadOrigin, type TrustPolicy } from './trust.js'
 import type { UploadResult, UploadSource } from './types.js'
-import { whirlpoolOfFile } from './whirlpool.js'
+import { createWhirlpoolHasher, whirlpoolOfFile } from './whirlpool.js'
 import { API_PATHS, END_PATH, LIMITS, UPLOAD_PATH, type EndPlLink, type EndPlResponse, type UploadServerResponse } from './wire.js'
 
 export interface UploadOptions {
@@ -240,11 +240,15 @@ export function buildMultipart(folderId: number, sources: UploadSource[], names:
       yield head
       for (const [index, source] of sources.entries()) {
         yield partHeads[index] as Buffer
-        // Large files on disk are hashed in a worker, beside the upload; the rest inline.
-        const inWorker = options.hash && source.path !== undefined && source.size >= WORKER_HASH_MIN_BYTES
-        if (inWorker) whirlpoolOfFile(source.path as string).then((digest) => resolvers[index]?.(digest), (error: unknown) => rejecters[index]?.(error))
-        // Loaded on first use: a mount that only reads never pays for hash-wasm's memory.
-        const hasher = options.hash && !inWorker ? await (await import('hash-wasm')).createWhirlpool() : undefined
+        // A digest computed as the file was written is taken as is; large files on disk are
+        // hashed in a worker, beside the upload; the rest inline.
+        const known = options.hash ? source.whirlpool : undefined
+        const inWorker = known !== undefined || (options.hash && source.path !== undefined && source.size >= WORKER_HASH_MIN_BYTES)
+        if (inWorker) {
+          (known && source.path ? known.catch(() => whirlpoolOfFile(source.path as string)) : known ?? whirlpoolOfFile(source.path as string)).then((digest) => resolvers[index]?.(digest), (error: unknown) => rejecters[index]?.(error))
+        }
+        // Native (OpenSSL) when available; hash-wasm is loaded only without it (whirlpool.ts).
+        const hasher = options.hash && !inWorker ? await createWhirlpoolHasher() : undefined
         let bytes = 0
         for await (const chunk of source.open() as AsyncIterable<Buffer>) {
           bytes += chunk.length
@@ -255,7 +259,7 @@ export function buildMultipart(folderId: number, sources: UploadSource[], names:
           yield chunk
         }
         if (bytes !== source.size) throw new Error(`${source.name} changed size while uploading (${bytes} of ${source.size} bytes)`)
-        if (!inWorker) resolvers[index]?.(hasher ? hasher.digest('hex') : '')
+        if (!inWorker) resolvers[index]?.(hasher ? hasher.digest() : '')
         yield crlf
       }
       yield tail

@@ -1,25 +1,74 @@
 /**
- * Whirlpool of a file. Hashing runs at about 160 MB/s on one core; in the daemon's own thread a
- * large upload would stall every FUSE operation for seconds, so the daemon hashes in a worker
- * thread, reading the file a second time (from the page cache). Commands hash in their own
- * thread (whirlpoolOfFileStreamed).
+ * Whirlpool, the checksum 1fichier reports. Node's OpenSSL 3 has it in its legacy provider
+ * only: with `--openssl-legacy-provider` (bin/fichfs.js's shebang, launcher.ts)
+ * crypto.createHash('whirlpool') hashes natively, about twice as fast as hash-wasm and without
+ * loading a WebAssembly module into the daemon; without the provider (another way of starting
+ * Node, the tests' own process) hash-wasm computes the same digest.
+ *
+ * Hashing 1 GiB takes seconds of CPU: in the daemon's own thread it would stall every FUSE
+ * operation, so the daemon hashes big files in a worker thread (whirlpoolOfFile). Commands hash
+ * in their own thread (whirlpoolOfFileStreamed).
  */
+import { createHash, type Hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
-import { createWhirlpool } from 'hash-wasm'
+
+export interface WhirlpoolHasher {
+  update(data: Uint8Array): void
+  /** Lowercase hex, 128 characters. */
+  digest(): string
+}
+
+let native: boolean | undefined
+
+/** Whether OpenSSL's Whirlpool is available here (the legacy provider is loaded). */
+export function nativeWhirlpool(): boolean {
+  if (native === undefined) {
+    try {
+      createHash('whirlpool')
+      native = true
+    } catch {
+      native = false
+    }
+  }
+  return native
+}
+
+/** A Whirlpool hasher: OpenSSL's when available, else hash-wasm's (loaded on first use). */
+export async function createWhirlpoolHasher(options: { preferWasm?: boolean } = {}): Promise<WhirlpoolHasher> {
+  if (nativeWhirlpool() && !options.preferWasm) {
+    const hash: Hash = createHash('whirlpool')
+    return { update: (data) => void hash.update(data), digest: () => hash.digest('hex') }
+  }
+  const { createWhirlpool } = await import('hash-wasm')
+  const hasher = await createWhirlpool()
+  return { update: (data) => void hasher.update(data), digest: () => hasher.digest('hex') }
+}
 
 const HASH_WASM = createRequire(import.meta.url).resolve('hash-wasm')
 
-// An eval'd CommonJS worker: it works the same from the compiled code and under vitest.
-const WORKER_SOURCE = `
+// An eval'd CommonJS worker: it works the same from the compiled code and under vitest. A worker
+// shares the process's OpenSSL, legacy provider included.
+export const WORKER_HASHER_SOURCE = `
+async function createHasher(hashWasm) {
+  try {
+    const hash = require('node:crypto').createHash('whirlpool')
+    return { update: (data) => hash.update(data), digest: () => hash.digest('hex') }
+  } catch {
+    const hasher = await require(hashWasm).createWhirlpool()
+    return { update: (data) => hasher.update(data), digest: () => hasher.digest('hex') }
+  }
+}
+`
+
+const WORKER_SOURCE = `${WORKER_HASHER_SOURCE}
 const { parentPort, workerData } = require('node:worker_threads')
 const { createReadStream } = require('node:fs')
-const { createWhirlpool } = require(workerData.hashWasm)
 ;(async () => {
-  const hasher = await createWhirlpool()
+  const hasher = await createHasher(workerData.hashWasm)
   for await (const chunk of createReadStream(workerData.path, { highWaterMark: 1 << 20 })) hasher.update(chunk)
-  parentPort.postMessage({ digest: hasher.digest('hex') })
+  parentPort.postMessage({ digest: hasher.digest() })
 })().catch((error) => parentPort.postMessage({ error: String((error && error.message) || error) }))
 `
 
@@ -40,10 +89,10 @@ export function whirlpoolOfFile(path: string): Promise<string> {
  * For the command line, where no FUSE request waits behind the hashing.
  */
 export async function whirlpoolOfFileStreamed(path: string, onBytes?: (bytes: number) => void): Promise<string> {
-  const hasher = await createWhirlpool()
+  const hasher = await createWhirlpoolHasher()
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
     hasher.update(chunk)
     onBytes?.(chunk.length)
   }
-  return hasher.digest('hex')
+  return hasher.digest()
 }

@@ -184,13 +184,18 @@ export class LocalFiles implements LocalTracker {
   /** fsync: the file's current content is on 1fichier when this returns. */
   async fsync(handle: LocalHandle): Promise<void> {
     if (!handle.spoolPath) return
-    await this.spool.sync(handle.spoolPath)
     const row = this.store.localFileById(handle.localId)
-    if (!row || row.state === 'empty') return
     const live = this.live.get(handle.localId)
-    if (live?.uploaded && live.uploaded.seq === live.seq) return
+    if (!row || row.state === 'empty' || (live?.uploaded && live.uploaded.seq === live.seq)) {
+      await this.spool.sync(handle.spoolPath)
+      return
+    }
     if (row.state === 'writing') this.persist(handle.localId, handle.spoolPath)
-    await this.uploader.flush(handle.localId)
+    // The local copy's fdatasync (seconds for a big file) and the upload (which reads the page
+    // cache) run side by side; fsync returns once both are done, and fails if either fails.
+    const [synced, uploaded] = await Promise.allSettled([this.spool.sync(handle.spoolPath), this.uploader.flush(handle.localId)])
+    if (uploaded.status === 'rejected') throw uploaded.reason
+    if (synced.status === 'rejected') throw synced.reason
   }
 
   /** A handle closed; after the last writer, the file is queued. */

@@ -12,12 +12,18 @@ import { promisify } from 'node:util'
 import { fileSync } from 'tmp'
 import * as nodeFs from 'node:fs'
 import { fsError } from './errors.js'
+import { SpoolHash } from './spool-hash.js'
 
 const readAsync = promisify(nodeFs.read)
 const writeAsync = promisify(nodeFs.write)
 const ftruncateAsync = promisify(nodeFs.ftruncate)
 const fdatasyncAsync = promisify(nodeFs.fdatasync)
 const closeAsync = promisify(nodeFs.close)
+
+/** A write in the daemon's thread slower than this... */
+const SLOW_WRITE_MS = 5
+/** ...sends writes to the thread pool for this long. */
+const ASYNC_SPELL_MS = 2_000
 
 interface OpenSpool {
   fd: number
@@ -27,6 +33,10 @@ interface OpenSpool {
 
 export class Spool {
   private readonly open = new Map<string, OpenSpool>()
+  /** Until then, writes go through the thread pool (a write in this thread was slow). */
+  private asyncUntil = 0
+  /** Whirlpool computed as the writes come (spool-hash.ts), kept until the file is removed. */
+  private readonly hashes = new Map<string, SpoolHash>()
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
@@ -62,7 +72,9 @@ export class Spool {
     } catch (error) {
       throw fsError('EIO', `spool file missing: ${path}`, error)
     }
-    this.open.set(path, { fd, users: 1, size: statSync(path).size })
+    const size = statSync(path).size
+    this.open.set(path, { fd, users: 1, size })
+    if (!this.hashes.has(path)) this.hashes.set(path, new SpoolHash(path, size))
   }
 
   async release(path: string): Promise<void> {
@@ -80,13 +92,39 @@ export class Spool {
 
   async write(path: string, data: Buffer, position: number): Promise<number> {
     const entry = this.entry(path)
+    const hash = this.hashes.get(path)
+    const token = hash?.begin(position, data.length)
     let written = 0
-    while (written < data.length) {
-      const { bytesWritten } = await writeAsync(entry.fd, data, written, data.length - written, position + written)
-      written += bytesWritten
+    try {
+      if (performance.now() >= this.asyncUntil) {
+        // In this thread: a write into the page cache takes tens of microseconds, less than
+        // handing it to the thread pool and back, and each FUSE write waits for it (the kernel
+        // sends a file's writes one at a time). Should one take long (the kernel throttling
+        // dirty pages), writes go to the thread pool for a while, so that other operations
+        // are not held up behind them.
+        const start = performance.now()
+        while (written < data.length) written += nodeFs.writeSync(entry.fd, data, written, data.length - written, position + written)
+        if (performance.now() - start > SLOW_WRITE_MS) this.asyncUntil = performance.now() + ASYNC_SPELL_MS
+      }
+      while (written < data.length) {
+        const { bytesWritten } = await writeAsync(entry.fd, data, written, data.length - written, position + written)
+        written += bytesWritten
+      }
+    } catch (error) {
+      hash?.done(token, false)
+      throw error
     }
+    hash?.done(token, true)
     entry.size = Math.max(entry.size, position + data.length)
     return data.length
+  }
+
+  /**
+   * The Whirlpool of the spool file's `size` bytes, computed while they were written
+   * (spool-hash.ts); undefined when that was not possible (the caller hashes the file).
+   */
+  whirlpool(path: string, size: number): Promise<string> | undefined {
+    return this.hashes.get(path)?.digest(size)
   }
 
   async read(path: string, position: number, length: number): Promise<Buffer> {
@@ -104,6 +142,7 @@ export class Spool {
 
   async truncate(path: string, size: number): Promise<void> {
     const entry = this.entry(path)
+    this.hashes.get(path)?.truncated(size)
     await ftruncateAsync(entry.fd, size)
     entry.size = size
   }
@@ -115,6 +154,8 @@ export class Spool {
 
   async remove(path: string): Promise<void> {
     // Open descriptors keep working on Linux after the unlink; they close on release.
+    this.hashes.get(path)?.close()
+    this.hashes.delete(path)
     await rm(path, { force: true })
   }
 

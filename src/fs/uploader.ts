@@ -382,6 +382,8 @@ export class Uploader {
     const key = batch[0]?.id ?? 0
     const sources: UploadSource[] = batch.map((item) => ({
       name: item.name, size: item.size, path: item.spoolPath, open: () => createReadStream(item.spoolPath, { highWaterMark: 1 << 20 }),
+      // Hashed while it was written (spool-hash.ts), when its writes allowed.
+      whirlpool: this.spool.whirlpool(item.spoolPath, item.size),
     }))
     const totalBytes = batch.reduce((sum, item) => sum + item.size, 0)
     this.log?.info({ folderId, files: batch.length, bytes: totalBytes }, 'uploading')
@@ -496,7 +498,7 @@ export class Uploader {
     const alike = files.filter((file) => file.name === item.name && file.size === item.size && file.checksum &&
       file.url !== item.replacesUrl && !claimed.has(file.url))
     if (alike.length === 0) return undefined
-    const local = await whirlpoolOfFile(item.spoolPath).catch(() => '')
+    const local = await (this.spool.whirlpool(item.spoolPath, item.size) ?? whirlpoolOfFile(item.spoolPath)).catch(() => '')
     return local ? alike.find((file) => file.checksum?.toLowerCase() === local) : undefined
   }
 

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { nodeFlagsOf } from '../../src/cli/launcher.js'
 import { startEmulator, type Emulator } from '../../src/emulator/index.js'
 import { BIN, cleanupMount, isMounted, removeDir, run, sh, tempDir } from '../support/mount.js'
 import { writeTree } from '../support/tree.js'
@@ -88,7 +89,9 @@ describe('systemd user unit and fstab helper', () => {
     const mountpoint = join(home, '1fichier')
     mountpoints.push(mountpoint)
     // The only addition to ExecStart: the emulator's endpoint (the unit targets the real API).
-    const service = spawn(process.execPath, [...unitCommand('ExecStart', home), '--endpoint', emu.apiBase, '--time-scale', '10'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    // The binary itself, as systemd runs it: the kernel and env(1) apply its shebang's Node flags.
+    const [bin, ...unitArgs] = unitCommand('ExecStart', home)
+    const service = spawn(bin as string, [...unitArgs, '--endpoint', emu.apiBase, '--time-scale', '10'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     services.push(service)
     let output = ''
     service.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
@@ -100,6 +103,9 @@ describe('systemd user unit and fstab helper', () => {
       await new Promise((r) => setTimeout(r, 25))
     }
     expect(await run(`cat ${mountpoint}/hello.txt`)).toBe('hello from 1fichier\n')
+    // The daemon runs with the shebang's Node flags (launcher.ts; docs/SEMANTICS.md, Memory).
+    const cmdline = readFileSync(`/proc/${service.pid}/cmdline`, 'utf8').split('\0')
+    expect(cmdline).toEqual(expect.arrayContaining(nodeFlagsOf(BIN)))
     await run(`head -c 2000000 /dev/urandom > ${mountpoint}/from-unit.bin`)
 
     const stop = ok(await fichfs(unitCommand('ExecStop', home).slice(1), { env }))

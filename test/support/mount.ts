@@ -11,6 +11,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, afterEach, inject } from 'vitest'
+import { nodeFlagsOf } from '../../src/cli/launcher.js'
 import type { Emulator } from '../../src/emulator/index.js'
 
 export const BIN = resolve(import.meta.dirname, '../../bin/fichfs.js')
@@ -115,7 +116,8 @@ export async function mountFichfs(emu: Emulator, options: MountOptions): Promise
     BIN, 'mount', mountpoint, '--endpoint', emu.apiBase, '--cache-dir', options.cacheDir,
     '--time-scale', String(options.timeScale ?? 10), '-v', ...(options.args ?? []),
   ]
-  const child = spawn(process.execPath, args, {
+  // The Node flags of bin/fichfs.js's shebang, as the binary itself would run (launcher.ts).
+  const child = spawn(process.execPath, [...nodeFlagsOf(BIN), ...args], {
     env: { ...process.env, FICHFS_API_KEY: emu.apiKey, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

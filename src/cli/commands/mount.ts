@@ -11,7 +11,9 @@ import { FichfsError } from '../../errors.js'
 import type { UploadStatus } from '../../fs/uploader.js'
 import { createLogger, type Logger } from '../../log.js'
 import { defaultCacheDir, parseDuration, parseEndpoint, parseSize, paths, resolveApiKey } from '../config.js'
+import { nodeFlagsOf } from '../launcher.js'
 import { startMount, type MountService } from '../mount-service.js'
+import { settleMemory, settleWhenIdle } from '../settle.js'
 import { shellQuote } from '../format.js'
 import { uploadProgress } from '../progress.js'
 
@@ -99,6 +101,9 @@ export function makeLogger(args: { verbose: number; 'log-file'?: string; daemon?
 
 /** Foreground life: tell a waiting parent we are up, then stop cleanly on signals. */
 export async function serveUntilStopped(service: MountService): Promise<void> {
+  // The startup's garbage goes before anyone looks (settle.ts), and again after each busy spell.
+  settleMemory()
+  const stopSettling = settleWhenIdle()
   process.stderr.write(`fichfs: ${service.mountpoint} is mounted. Stop with Ctrl-C or \`fichfs unmount ${shellQuote(service.mountpoint)}\`.\n`)
   if (process.send) {
     process.send({ ready: true, mountpoint: service.mountpoint })
@@ -120,6 +125,7 @@ export async function serveUntilStopped(service: MountService): Promise<void> {
   process.on('SIGTERM', onSignal)
   process.on('SIGHUP', () => undefined)
   await service.stopped
+  stopSettling()
   process.off('SIGINT', onSignal)
   process.off('SIGTERM', onSignal)
 }
@@ -148,7 +154,9 @@ async function detach(args: MountArgs): Promise<void> {
   const out = openSync(logFile, 'a', 0o600)
   const argv = process.argv.slice(2).filter((arg) => arg !== '--daemon' && arg !== '--daemon=true')
   if (!args['log-file']) argv.push('--log-file', logFile)
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, ...argv], {
+  // The shebang's Node flags (launcher.ts), also when this process was started by another way.
+  const flags = [...new Set([...nodeFlagsOf(), ...process.execArgv])]
+  const child = spawn(process.execPath, [...flags, process.argv[1] as string, ...argv], {
     detached: true,
     stdio: ['ignore', out, out, 'ipc'],
     // A key from a file is read again by the daemon (the option is in argv); one from the
