@@ -54,6 +54,7 @@ async function streamBody(ctx: EmulatorContext, res: ServerResponse, file: FileR
   const rate = ctx.faults.current.bandwidthBytesPerSec
   const body = throttled(source, rate)
   let sent = 0
+  ctx.stats.downloadStarted()
   try {
     res.flushHeaders()
     for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -72,6 +73,7 @@ async function streamBody(ctx: EmulatorContext, res: ServerResponse, file: FileR
   } catch {
     res.destroy()
   } finally {
+    ctx.stats.downloadEnded()
     source.destroy()
   }
 }
