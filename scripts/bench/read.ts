@@ -3,22 +3,30 @@
  * daemon mounting it, and one JSON line comparing reads through the mount with a plain HTTP
  * client reading the same files in the same run (the ratios are the figures to push toward 1).
  *
- *   sequential  dd of a big file (default 1 GiB) through a fresh mount vs one plain GET
+ *   sequential  dd of a big file (default 1 GiB) through a fresh mount vs one plain GET, beside
+ *               the stages' own ceilings in the same run: `ceiling` (the same dd through
+ *               ceiling-fs, an in-memory fuse-native filesystem: the binding's limit) and
+ *               `daemonHttp` (reader-path.js: the mount's client + RemoteReader fetching the file
+ *               in 128 KiB reads into nothing, no FUSE)
  *   ttfb        first byte of a file nobody read yet, through the mount vs get_token + GET
  *   ffprobe     an MP4 with its moov at the end (ffmpeg's default), cold then warm
  *   parallel    20 files read at once (a second daemon, so its VmHWM is that phase's own)
  *   rss         the daemons' VmHWM, whose target is under 200 MB
+ *   capped      a second emulator capping each download body (--capped-mbps, 25 MB/s): a
+ *               --capped-size file (256 MiB) through a fresh mount vs one plain GET, and the
+ *               most download bodies the emulator sent at once (`connections`)
  *
  * Options: --size 1G --latency-ms 50 --time-scale 4 --files 20 --file-size 50M
- * --video-seconds 60 --mount-arg=--memory-cache=32M (repeatable). A benchmark: no timing asserts.
+ * --video-seconds 60 --capped-size 256M (0: no capped phase) --capped-mbps 25
+ * --mount-arg=--memory-cache=32M (repeatable). A benchmark: no timing asserts.
  */
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parseSize } from '../../src/cli/config.js'
-import { startEmulator, type EmulatorStats } from '../../src/emulator/index.js'
+import { startEmulator, type Emulator, type EmulatorStats } from '../../src/emulator/index.js'
 import {
-  ddBytes, fileUrl, isolateRuntimeDir, main, mbps, MIB, mustSh, probe, progress, q, ratio, round, sh, sleep, startDaemon,
+  ddBytes, fileUrl, isolateRuntimeDir, main, mbps, MIB, mustSh, probe, progress, q, ratio, round, sh, sleep, startCeiling, startDaemon,
   statsDelta, tempRoot, writeRandomFile,
 } from './harness.js'
 
@@ -30,6 +38,8 @@ const { values: opts } = parseArgs({
     files: { type: 'string', default: '20' },
     'file-size': { type: 'string', default: '50M' },
     'video-seconds': { type: 'string', default: '60' },
+    'capped-size': { type: 'string', default: '256M' },
+    'capped-mbps': { type: 'string', default: '25' },
     'mount-arg': { type: 'string', multiple: true, default: [] },
   },
 })
@@ -87,6 +97,19 @@ await main('read', async (cleanup) => {
   progress('plain HTTP: big.bin, whole')
   const httpBig = await probe<GetResult>(emu, ['get', '--api', emu.apiBase, fileUrl(emu, '/big.bin')])
   if (httpBig.bytes !== size) throw new Error(`plain GET got ${httpBig.bytes} bytes of big.bin, expected ${size}`)
+  await sleep(gapMs * 4)
+
+  // --- the stages' ceilings, same run, same machine ---------------------------------------------
+  progress(`ceiling: dd of /big.bin (${(size / MIB).toFixed(0)} MiB) through ceiling-fs`)
+  const ceilingFs = await startCeiling(cleanup, { root, label: 'ceiling', fileSize: size })
+  const ceilingCpu0 = ceilingFs.cpuMs()
+  const ceilingDd = await mustSh(`dd if=${q(join(ceilingFs.mountpoint, 'big.bin'))} of=/dev/null bs=1M`)
+  const ceilingCpuMs = cpuDelta(ceilingCpu0, ceilingFs.cpuMs())
+  if (ddBytes(ceilingDd.stderr) !== size) throw new Error(`dd read ${ddBytes(ceilingDd.stderr)} bytes of the ceiling's big.bin, expected ${size}`)
+  await ceilingFs.stop()
+  progress('daemon HTTP path: client + RemoteReader fetching big.bin in 128 KiB reads, no FUSE')
+  const daemonHttp = await probeReaderPath(emu, fileUrl(emu, '/big.bin'), size, join(root, 'cache-reader-path'), timeScale)
+  if (daemonHttp.bytes !== size) throw new Error(`reader-path read ${daemonHttp.bytes} bytes of big.bin, expected ${size}`)
   await sleep(gapMs * 4)
   progress(`plain HTTP: ${fileCount} files at once`)
   const httpMany = await probe<GetResult>(emu, ['get', '--api', emu.apiBase, '--gap-ms', String(gapMs), ...manyPaths.map((path) => fileUrl(emu, path))])
@@ -173,19 +196,40 @@ await main('read', async (cleanup) => {
   const parallelStop = await daemon2.stop()
   const stats = emu.stats()
 
+  // --- capped: a link that limits each download body, read through a fresh mount --------------
+  const cappedSize = parseSize(opts['capped-size'])
+  const cappedBandwidth = Number(opts['capped-mbps']) * 1e6
+  const capped = cappedSize > 0 ? await cappedPhase(cleanup, root, { size: cappedSize, bandwidth: cappedBandwidth, latencyMs, timeScale, mountArgs }) : null
+  const sequentialMBps = mbps(size, stream.ms)
+  const httpMBps = mbps(size, httpBig.wallMs)
+  const ceilingMBps = mbps(size, ceilingDd.ms)
+
   return {
     config: { sizeBytes: size, latencyMs, timeScale, files: fileCount, fileSizeBytes: fileSize, mountArgs, cpus: (await mustSh('nproc')).stdout.trim() },
     sequential: {
       bytes: size,
-      mountMBps: mbps(size, stream.ms),
-      httpMBps: mbps(size, httpBig.wallMs),
-      ratio: ratio(mbps(size, stream.ms), mbps(size, httpBig.wallMs)),
+      mountMBps: sequentialMBps,
+      httpMBps,
+      ratio: ratio(sequentialMBps, httpMBps),
+      ceilingMBps,
+      daemonHttpMBps: daemonHttp.MBps,
+      /** Each stage against the others, same run: who owns the loss. */
+      ratios: {
+        mountToHttp: ratio(sequentialMBps, httpMBps),
+        mountToCeiling: ratio(sequentialMBps, ceilingMBps),
+        mountToDaemonHttp: ratio(sequentialMBps, daemonHttp.MBps),
+        daemonHttpToHttp: ratio(daemonHttp.MBps, httpMBps),
+        httpToCeiling: ratio(httpMBps, ceilingMBps),
+      },
       mountMs: round(stream.ms),
       httpMs: httpBig.wallMs,
       /** The daemon's CPU time over the stream: near mountMs would mean it is CPU-bound. */
       daemonCpuMs: streamCpuMs,
-      downloadAmplification: round(streamApi.download.bytes / size, 2),
+      downloadAmplification: round(streamApi.download.bytes / size, 3),
     },
+    ceiling: { MBps: ceilingMBps, ms: round(ceilingDd.ms), cpuMs: ceilingCpuMs },
+    daemonHttp: daemonHttp,
+    capped,
     ttfb: {
       mountMs: mountTtfb.ttfbMs,
       mountOpenMs: mountTtfb.openMs,
@@ -204,7 +248,7 @@ await main('read', async (cleanup) => {
       httpMs: httpMany.wallMs,
       daemonCpuMs: parallelCpuMs,
       /** Bytes the emulator served for these reads, per byte read: 1 means nothing fetched twice. */
-      downloadAmplification: round(parallelApi.download.bytes / parallelBytes, 2),
+      downloadAmplification: round(parallelApi.download.bytes / parallelBytes, 3),
     },
     rssMiB: {
       stream: { idle: idle?.nowMiB, peakAfterStream: afterStream?.peakMiB, peakAfterFfprobe: afterFfprobe?.peakMiB, nowAfterStream: afterStream?.nowMiB },
@@ -226,3 +270,72 @@ await main('read', async (cleanup) => {
     },
   }
 })
+
+interface ReaderPathResult {
+  bytes: number
+  ms: number
+  MBps: number
+  cpuMs: number
+  reader: Record<string, number>
+  cache: Record<string, number>
+}
+
+/** reader-path.js in a child process (its own event loop, as the daemon has). */
+async function probeReaderPath(emu: Emulator, url: string, size: number, cacheDir: string, timeScale: number): Promise<ReaderPathResult> {
+  const script = join(import.meta.dirname, 'reader-path.js')
+  const args = [process.execPath, script, '--api', emu.apiBase, '--url', url, '--size', String(size), '--cache-dir', cacheDir, '--time-scale', String(timeScale)]
+  const result = await sh(args.map(q).join(' '), { env: { ...process.env, FICHFS_API_KEY: emu.apiKey } })
+  if (result.code !== 0) throw new Error(`reader-path failed (${result.code}): ${result.stderr.slice(-2000)}`)
+  return JSON.parse(result.stdout) as ReaderPathResult
+}
+
+/**
+ * A second emulator whose every download body is capped (as 1fichier caps a connection): one
+ * plain GET of the file, then a fresh mount's dd of it; `connections` is the most bodies the
+ * emulator sent at once during the mount's read.
+ */
+async function cappedPhase(
+  cleanup: Parameters<Parameters<typeof main>[1]>[0],
+  root: string,
+  options: { size: number; bandwidth: number; latencyMs: number; timeScale: number; mountArgs: string[] },
+) {
+  const seed = join(root, 'seed-capped')
+  progress(`capped: writing ${(options.size / MIB).toFixed(0)} MiB, emulator at ${(options.bandwidth / 1e6).toFixed(1)} MB/s per body`)
+  await writeRandomFile(join(seed, 'capped.bin'), options.size)
+  const emu = await startEmulator({
+    dataDir: join(root, 'emu-capped'),
+    seedDir: seed,
+    timeScale: options.timeScale,
+    rateLimits: true,
+    faults: { latencyMs: options.latencyMs, bandwidthBytesPerSec: options.bandwidth },
+  })
+  cleanup.add('close the capped emulator', () => emu.close())
+  await mustSh(`find ${q(join(emu.dataDir, 'blobs'))} -type f -exec cat {} + > /dev/null`)
+  progress('capped: plain HTTP, one stream')
+  const http = await probe<GetResult>(emu, ['get', '--api', emu.apiBase, fileUrl(emu, '/capped.bin')])
+  if (http.bytes !== options.size) throw new Error(`plain GET got ${http.bytes} bytes of capped.bin, expected ${options.size}`)
+  const daemon = await startDaemon(emu, cleanup, { root, label: 'capped', timeScale: options.timeScale, extraArgs: options.mountArgs })
+  emu.resetStats()
+  progress('capped: mount, dd of capped.bin')
+  const dd = await mustSh(`dd if=${q(join(daemon.mountpoint, 'capped.bin'))} of=/dev/null bs=1M`)
+  if (ddBytes(dd.stderr) !== options.size) throw new Error(`dd read ${ddBytes(dd.stderr)} bytes of capped.bin through the mount, expected ${options.size}`)
+  const after = emu.stats()
+  const rss = daemon.rss()
+  const status = await daemon.status()
+  await daemon.stop()
+  const mountMBps = mbps(options.size, dd.ms)
+  const httpMBps = mbps(options.size, http.wallMs)
+  return {
+    bytes: options.size,
+    bandwidthMBps: round(options.bandwidth / 1e6, 1),
+    mountMBps,
+    httpMBps,
+    ratio: ratio(mountMBps, httpMBps),
+    connections: after.download.maxActive,
+    downloadRequests: after.download.requests,
+    downloadAmplification: round(after.download.bytes / options.size, 3),
+    floods: after.floods.total,
+    peakRssMiB: rss?.peakMiB,
+    reader: status.reader,
+  }
+}

@@ -80,9 +80,14 @@ export class BlockCache {
     return `${fileId}:${index}`
   }
 
-  /** A block from memory only (synchronous, for the hot path; the caller counts it, see count). */
-  peek(fileId: string, index: number): Block | undefined {
-    return this.memory.get(BlockCache.key(fileId, index))
+  /**
+   * A block from memory only (synchronous, for the hot path; the caller counts it, see count).
+   * `touch: false` leaves its place in the LRU as it was: a sequential reader's blocks keep the
+   * order they arrived in, so the blocks behind it go before read-ahead it has not reached yet.
+   */
+  peek(fileId: string, index: number, touch = true): Block | undefined {
+    const key = BlockCache.key(fileId, index)
+    return touch ? this.memory.get(key) : this.memory.peek(key)
   }
 
   /** Count a block a read needed that did not come through get() (which counts its own). */

@@ -26,6 +26,7 @@ const VALUE_OPTIONS: Record<string, string> = {
   trash_retention: '--trash-retention',
   memory_cache: '--memory-cache',
   disk_cache: '--disk-cache',
+  connections: '--connections',
   log_file: '--log-file',
   time_scale: '--time-scale',
 }

@@ -7,7 +7,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import type { Server } from 'node:net'
 import { join, resolve } from 'node:path'
-import { BlockCache } from '../cache/block-cache.js'
 import { lockCacheDir, type CacheLock } from '../cache/cache-lock.js'
 import { neverReached } from '../client/retry.js'
 import { DEFAULT_ENDPOINT } from '../client/trust.js'
@@ -15,6 +14,7 @@ import { FichfsError } from '../errors.js'
 import { freeReserveIfFull } from '../fs/cache-space.js'
 import { FichierFs } from '../fs/fichier-fs.js'
 import { mountFuse, type FuseMount } from '../fs/fuse-adapter.js'
+import { blockCacheFor, readerOptionsFor } from '../fs/reader.js'
 import type { UploadStatus } from '../fs/uploader.js'
 import type { Logger } from '../log.js'
 import { isRejectedKey, openAccount } from './account.js'
@@ -39,6 +39,8 @@ export interface MountSettings {
   trashRetentionMs?: number
   memoryCacheBytes: number
   diskCacheBytes: number
+  /** Download connections at once, all files together (default 12). */
+  downloadConnections?: number
   /** Divide every rate-limit duration (for an emulator started with --time-scale). */
   timeScale: number
   debugFuse?: boolean
@@ -81,12 +83,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     throw error
   }
   const pacer = client.pacer
-  const blockCache = new BlockCache({
-    blockSize: 1 << 20,
-    memoryBytes: settings.memoryCacheBytes,
-    diskDir: settings.diskCacheBytes > 0 ? join(accountDir, 'blocks') : undefined,
-    diskBytes: settings.diskCacheBytes,
-  })
+  const blockCache = blockCacheFor(settings.memoryCacheBytes, join(accountDir, 'blocks'), settings.diskCacheBytes)
   const fs = new FichierFs(client, store, blockCache, {
     readOnly: settings.readOnly,
     dirCacheTimeMs: settings.dirCacheTimeMs,
@@ -98,9 +95,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     spoolDir: join(accountDir, 'spool'),
     // Room for the journal to record deletes and failed writes when the disk fills up.
     cacheSpace: { dir: accountDir, reserveBytes: CACHE_DISK_RESERVE_BYTES },
-    // Read-ahead lands in the memory cache and counts until it is read: leave 8 MiB of the cache
-    // for blocks already read, so read-ahead is read before it is evicted.
-    reader: { prefetchBudgetBytes: Math.max(4 << 20, settings.memoryCacheBytes - (8 << 20)) },
+    reader: readerOptionsFor(settings.memoryCacheBytes, settings.downloadConnections),
     trash: settings.trash === false ? undefined : { retentionMs: settings.trashRetentionMs ?? DEFAULT_TRASH_RETENTION_MS },
     uploader: {
       writeBackDelayMs: settings.writeBackMs,

@@ -54,6 +54,15 @@ async function streamBody(ctx: EmulatorContext, res: ServerResponse, file: FileR
   const rate = ctx.faults.current.bandwidthBytesPerSec
   const body = throttled(source, rate)
   let sent = 0
+  // Active until the body is sent or the client has gone (not until the next write finds out).
+  ctx.stats.downloadStarted()
+  let counted = true
+  const ended = () => {
+    if (!counted) return
+    counted = false
+    ctx.stats.downloadEnded()
+  }
+  res.once('close', ended)
   try {
     res.flushHeaders()
     for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -72,6 +81,7 @@ async function streamBody(ctx: EmulatorContext, res: ServerResponse, file: FileR
   } catch {
     res.destroy()
   } finally {
+    ended()
     source.destroy()
   }
 }

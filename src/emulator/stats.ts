@@ -13,7 +13,15 @@ export interface EmulatorStats {
   apiCalls: number
   upload: { requests: number; files: number; bytes: number }
   endPl: number
-  download: { requests: number; bytes: number; authHeaderSeen: number }
+  download: {
+    requests: number
+    bytes: number
+    authHeaderSeen: number
+    /** Download bodies being sent now. */
+    active: number
+    /** The most download bodies sent at once (since the start or the last reset). */
+    maxActive: number
+  }
   floods: {
     /** A rule was broken and the caller got locked. */
     triggered: number
@@ -38,7 +46,7 @@ function emptyStats(): EmulatorStats {
     apiCalls: 0,
     upload: { requests: 0, files: 0, bytes: 0 },
     endPl: 0,
-    download: { requests: 0, bytes: 0, authHeaderSeen: 0 },
+    download: { requests: 0, bytes: 0, authHeaderSeen: 0, active: 0, maxActive: 0 },
     floods: { triggered: 0, forced: 0, whileLocked: 0, total: 0, last: [] },
     authFailures: 0,
     faultsInjected: { latency: 0, error: 0, reset: 0, endHtml: 0, flood: 0 },
@@ -49,7 +57,21 @@ export class StatsCollector {
   data: EmulatorStats = emptyStats()
 
   reset(): void {
+    // Bodies still being sent stay counted, so that their end does not go below zero.
+    const active = this.data.download.active
     this.data = emptyStats()
+    this.data.download.active = active
+    this.data.download.maxActive = active
+  }
+
+  downloadStarted(): void {
+    const download = this.data.download
+    download.active += 1
+    if (download.active > download.maxActive) download.maxActive = download.active
+  }
+
+  downloadEnded(): void {
+    this.data.download.active -= 1
   }
 
   snapshot(): EmulatorStats {

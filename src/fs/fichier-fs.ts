@@ -486,6 +486,7 @@ export class FichierFs {
     const handle = this.handles.find(fh)
     if (!handle) return
     this.handles.delete(fh)
+    if (handle.kind === 'remote') this.reader.endStream(handle.stream)
     if (handle.kind === 'trash-info') return this.trashView?.release(handle)
     if (handle.kind === 'local') await this.locals.release(handle)
     if (handle.orphan) await this.orphans.closed(handle.orphan)

@@ -1,14 +1,21 @@
 /**
- * Reads of remote files: ranged HTTP GETs on a download link, in blocks, with read-ahead.
+ * Reads of remote files: HTTP GETs on a download link, in blocks, with read-ahead on lanes.
  *
  * - Bytes come from the client's readRange, which shares one download link per file while
  *   it is valid (a seek costs no API call) and resumes a body that breaks in the middle.
- * - Blocks: reads are served from the BlockCache in `blockSize` blocks; missing blocks are
- *   fetched as spans (one GET per run of consecutive missing blocks) and blocks already in
- *   flight are awaited, not fetched twice.
- * - Read-ahead: a handle reading sequentially gets a window of blocks fetched ahead of it,
- *   starting at 1 block and doubling up to `maxWindowBlocks`; a random read fetches only what
- *   it needs. All read-ahead shares one byte budget, so many open files cannot exhaust memory.
+ * - Blocks: reads are served from the BlockCache in `blockSize` blocks; blocks already in
+ *   flight are awaited, never fetched twice.
+ * - A sequential reader gets lanes: a lane is one GET over a run of blocks, consumed with
+ *   backpressure (it stops pulling the body when it is `windowBlocks` ahead of the reader, or
+ *   when all read-ahead not read yet reaches the byte budget, so TCP holds the rest). The first
+ *   lanes' spans grow with the window (2 windows) and then run to the end of the file: one
+ *   long GET per stream, so no request latency between parts and no byte fetched twice.
+ * - Starved (a lane delivers under `starvedBytesPerSec`, e.g. a service that caps each
+ *   connection): the stream stripes what follows into spans of `stripeBlocks`, each on its own
+ *   lane, up to `maxLanesPerStream` at once within the window.
+ * - Every GET (lanes and the fetches of random reads) takes one of `maxConnections` slots,
+ *   shared by all files: a user opening many files cannot open more connections than that.
+ * - A random read fetches only the blocks it needs (one GET per run of missing blocks).
  */
 import { BlockCache, type Block, type BlockSource } from '../cache/block-cache.js'
 import { FichierApiError } from '../client/errors.js'
@@ -29,11 +36,20 @@ export interface RemoteFileRef {
 
 export interface ReaderOptions {
   blockSize: number
+  /** How far (in blocks) lanes may run ahead of a sequential reader. */
   maxWindowBlocks: number
-  /** Bytes of read-ahead allowed in flight across all files. */
+  /** Bytes of read-ahead allowed not read yet, across all files. */
   prefetchBudgetBytes: number
-  /** Read-ahead is fetched in parts of this many blocks, in parallel. */
-  partBlocks: number
+  /** Span of one lane once a stream is striped (starved). */
+  stripeBlocks: number
+  /** Lanes of one stream at once when striped. */
+  maxLanesPerStream: number
+  /** GETs in flight at once across all files (lanes and random reads). */
+  maxConnections: number
+  /** A lane delivering less than this (measured while it is not held back) starves its stream. */
+  starvedBytesPerSec: number
+  /** A lane held back this long (its reader went away) is closed, giving its slot back. */
+  idleLaneMs: number
   /** Blocks at each end of a file that go to the disk tier (what players and thumbnailers probe). */
   edgeBlocks: number
 }
@@ -42,8 +58,37 @@ export const DEFAULT_READER_OPTIONS: ReaderOptions = {
   blockSize: 1 << 20,
   maxWindowBlocks: 32,
   prefetchBudgetBytes: 96 << 20,
-  partBlocks: 4,
+  stripeBlocks: 4,
+  maxLanesPerStream: 8,
+  maxConnections: 12,
+  starvedBytesPerSec: 64e6,
+  idleLaneMs: 10_000,
   edgeBlocks: 2,
+}
+
+/** The block cache and reader a mount reads with (mount-service.ts; also scripts/bench/reader-path.ts). */
+export function blockCacheFor(memoryCacheBytes: number, diskDir?: string, diskCacheBytes = 0): BlockCache {
+  return new BlockCache({
+    blockSize: 1 << 20,
+    // The read-ahead budget is held by the reader until read; the LRU has the rest.
+    memoryBytes: Math.max(1 << 20, memoryCacheBytes - readAheadBudget(memoryCacheBytes)),
+    diskDir: diskCacheBytes > 0 ? diskDir : undefined,
+    diskBytes: diskCacheBytes,
+  })
+}
+
+/** Of --memory-cache, read-ahead not read yet may take all but 8 MiB (blocks already read, for re-reads). */
+export function readAheadBudget(memoryCacheBytes: number): number {
+  return Math.max(4 << 20, memoryCacheBytes - (8 << 20))
+}
+
+export function readerOptionsFor(memoryCacheBytes: number, connections?: number): Partial<ReaderOptions> {
+  const options: Partial<ReaderOptions> = { prefetchBudgetBytes: readAheadBudget(memoryCacheBytes) }
+  if (connections !== undefined) {
+    options.maxConnections = connections
+    options.maxLanesPerStream = Math.min(DEFAULT_READER_OPTIONS.maxLanesPerStream, connections)
+  }
+  return options
 }
 
 /** Per-handle sequential-read state. */
@@ -53,18 +98,71 @@ export interface ReadStream {
   windowBlocks: number
   /** The last block this handle's reads were counted for (the kernel reads 128 KiB at a time). */
   countedBlock?: number
+  /** The furthest block this stream's reads reached (lanes run ahead of it). */
+  readBlock: number
+  /** The first block none of this stream's lanes has claimed. */
+  claimed: number
+  lanes: Set<Lane>
+  /** Its lanes are slower than starvedBytesPerSec: what follows is striped over several lanes. */
+  striped: boolean
+  ended: boolean
 }
 
 export interface ReaderStats {
   spans: number
   bytesFetched: number
   readAheadBytes: number
+  /** GETs in flight now (lanes and random reads), and the most at once since the start. */
+  connections: number
+  peakConnections: number
+  /** Streams that found their lanes starved and striped their read-ahead. */
+  stripedStreams: number
+  /** Lanes stopped before their end (their reader went elsewhere, or away). */
+  cancelledLanes: number
+  /** Reads that were not where the handle's last read ended. */
+  randomReads: number
+  /** Reads, and those that had to wait for bytes still downloading (and how long in all). */
+  reads: number
+  waits: number
+  waitMs: number
+}
+
+/**
+ * A read-ahead block counted against the budget from the moment its lane starts it. It stays
+ * here, out of the LRU, until a read takes it (then it joins the cache): read-ahead is never
+ * evicted before it is read, whatever order parallel lanes deliver in.
+ */
+interface Unread {
+  bytes: number
+  at: number
+  fileId: string
+  index: number
+  stream: ReadStream
+  block?: Block
+}
+
+/** One GET over blocks [next, end) of a file, consumed with backpressure. */
+interface Lane {
+  file: RemoteFileRef
+  stream: ReadStream
+  next: number
+  end: number
+  /** The furthest block a read is waiting for (a lane never holds back below it). */
+  demand: number
+  controller: AbortController
+  wake?: () => void
+  bytes: number
+  firstByteAt?: number
+  heldMs: number
 }
 
 interface Deferred {
   promise: Promise<Block>
   resolve(block: Block): void
   reject(error: unknown): void
+  lane?: Lane
+  /** Given up by a lane that was cut short: the next lane takes it over. */
+  orphan?: boolean
 }
 
 function deferred(): Deferred {
@@ -82,10 +180,16 @@ export class RemoteReader {
   private readonly options: ReaderOptions
   private readonly inflight = new Map<string, Deferred>()
   private readonly controllers = new Set<AbortController>()
-  /** Read-ahead blocks fetched (or being fetched) that no read has taken yet, oldest first. */
-  private readonly unread = new Map<string, { bytes: number; at: number }>()
+  /** Blocks claimed by lanes ahead of any read: they count as read-ahead when read. */
+  private readonly ahead = new Set<string>()
+  /** Read-ahead blocks arrived that no read has taken yet, oldest first. */
+  private readonly unread = new Map<string, Unread>()
   private unreadBytes = 0
-  private readonly counters = { spans: 0, bytesFetched: 0 }
+  /** Lanes held back by the window or the budget. */
+  private readonly held = new Set<Lane>()
+  private readonly counters = { spans: 0, bytesFetched: 0, peakConnections: 0, stripedStreams: 0, cancelledLanes: 0, randomReads: 0, reads: 0, waits: 0, waitMs: 0 }
+  private connections = 0
+  private readonly waitingForSlot: Array<() => void> = []
   private closed = false
 
   constructor(
@@ -97,11 +201,11 @@ export class RemoteReader {
   }
 
   newStream(): ReadStream {
-    return { nextOffset: 0, windowBlocks: 1 }
+    return { nextOffset: 0, windowBlocks: 1, readBlock: -1, claimed: 0, lanes: new Set(), striped: false, ended: false }
   }
 
   stats(): ReaderStats {
-    return { ...this.counters, readAheadBytes: this.unreadBytes }
+    return { ...this.counters, waitMs: Math.round(this.counters.waitMs), readAheadBytes: this.unreadBytes, connections: this.connections }
   }
 
   /**
@@ -117,16 +221,50 @@ export class RemoteReader {
     // The kernel's read-ahead sends requests slightly out of order: within a block of where the
     // last read ended, forwards or backwards, is still sequential.
     const sequential = offset >= stream.nextOffset - size && offset <= stream.nextOffset + size
-    if (!sequential) stream.windowBlocks = 1
     stream.nextOffset = sequential ? Math.max(stream.nextOffset, end) : end
+    if (sequential) {
+      // The window doubles with every new block the reader reaches, up to its maximum
+      // (the first block read does not count: a file manager's or a player's probe of a head
+      // fetches 1 block ahead, no more.)
+      for (let block = Math.max(stream.readBlock + 1, first + (stream.readBlock < 0 ? 1 : 0)); block <= last; block++) {
+        stream.windowBlocks = Math.min(this.maxWindow(stream), stream.windowBlocks * 2)
+      }
+      stream.readBlock = Math.max(stream.readBlock, last)
+    } else {
+      this.counters.randomReads++
+      stream.windowBlocks = 1
+      // Lanes far from here fetch what this reader no longer wants (the kernel's requests come
+      // a little out of order: a lane near the read stays).
+      for (const lane of stream.lanes) {
+        if (lane.demand < lane.next && (lane.end <= first - 1 || lane.next > last + this.options.maxWindowBlocks)) this.cancel(lane)
+      }
+      stream.readBlock = last
+      stream.claimed = last + 1
+    }
 
     // Each block a handle reads counts once in the cache statistics, not once per request.
     const countFrom = stream.countedBlock === first ? first + 1 : first
     stream.countedBlock = last
-    const blocks = this.blocks(file, first, last, { persist: !sequential, countFrom })
-    if (sequential) this.readAhead(file, stream, last)
-    const parts = await Promise.all(blocks)
+    const waitedOn: Lane[] = []
+    const blocks = this.blocks(file, first, last, { persist: !sequential, countFrom, stream: sequential ? stream : undefined, waitedOn })
+    if (sequential) {
+      for (const lane of stream.lanes) this.wakeLane(lane)
+      this.pump(file, stream)
+    }
+    this.counters.reads++
+    let parts: Block[]
+    if (waitedOn.length === 0 && blocks.length === 1 && first === last) {
+      parts = [await (blocks[0] as Promise<Block>)]
+    } else {
+      const t0 = performance.now()
+      parts = await Promise.all(blocks)
+      if (waitedOn.length > 0) {
+        this.counters.waits++
+        this.counters.waitMs += performance.now() - t0
+      }
+    }
     for (let index = first; index <= last; index++) this.consumed(BlockCache.key(file.id, index))
+    if (sequential && !stream.striped && waitedOn.some((lane) => this.starved(lane))) this.stripe(file, stream)
     const out: Buffer[] = []
     let position = first * size
     for (const block of parts) {
@@ -137,6 +275,19 @@ export class RemoteReader {
       }
     }
     return out
+  }
+
+  /** A striped stream's window is twice as long: its lanes deliver out of order. */
+  private maxWindow(stream: ReadStream): number {
+    return stream.striped ? 2 * this.options.maxWindowBlocks : this.options.maxWindowBlocks
+  }
+
+  /** The handle is closed: its lanes stop (unless another reader waits on them). */
+  endStream(stream: ReadStream): void {
+    stream.ended = true
+    for (const lane of stream.lanes) if (lane.demand < lane.next) this.cancel(lane)
+    // Its read-ahead no longer waits for a reader: into the cache (LRU) with the rest.
+    for (const [key, entry] of this.unread) if (entry.stream === stream && entry.block) this.consumed(key)
   }
 
   /**
@@ -174,55 +325,335 @@ export class RemoteReader {
   close(): void {
     this.closed = true
     for (const controller of this.controllers) controller.abort()
+    for (const lane of [...this.held]) this.wakeLane(lane)
+    for (const wake of this.waitingForSlot.splice(0)) wake()
   }
 
   // -------------------------------------------------------------------------------------------
 
-  /** Promises for blocks first..last: cached, in flight, or fetched now as spans. */
-  private blocks(file: RemoteFileRef, first: number, last: number, how: { persist: boolean; countFrom: number }): Array<Promise<Block>> {
+  /** Promises for blocks first..last: cached, in flight, or fetched now. */
+  private blocks(
+    file: RemoteFileRef, first: number, last: number,
+    how: { persist: boolean; countFrom: number; stream?: ReadStream; waitedOn: Lane[] },
+  ): Array<Promise<Block>> {
     const out: Array<Promise<Block>> = []
     const count = (index: number, source: BlockSource) => {
       if (index >= how.countFrom) this.cache.count(source)
     }
     let spanStart = -1
     const flush = (endIndex: number) => {
-      if (spanStart >= 0) this.fetchSpan(file, spanStart, endIndex, { persist: how.persist, prefetch: false })
+      if (spanStart >= 0) this.fetchSpan(file, spanStart, endIndex, { persist: how.persist })
       spanStart = -1
     }
     for (let index = first; index <= last; index++) {
       const key = BlockCache.key(file.id, index)
-      const cached = this.cache.peek(file.id, index)
+      const early = this.unread.get(key)?.block
+      if (early) {
+        flush(index - 1)
+        count(index, 'readAhead')
+        out.push(Promise.resolve(early))
+        continue
+      }
+      const cached = this.cache.peek(file.id, index, how.stream === undefined)
       if (cached) {
         flush(index - 1)
-        count(index, this.unread.has(key) ? 'readAhead' : 'memory')
+        count(index, this.ahead.has(key) ? 'readAhead' : 'memory')
         out.push(Promise.resolve(cached))
         continue
       }
       const pending = this.inflight.get(key)
-      if (pending) {
+      // A block a cut lane gave up: the stream's next lane takes it (now, if it may have one more).
+      if (pending?.orphan && how.stream && how.stream.lanes.size >= this.laneLimit(how.stream)) {
         flush(index - 1)
-        count(index, this.unread.has(key) ? 'readAhead' : 'fetched')
+        count(index, this.ahead.has(key) ? 'readAhead' : 'fetched')
         out.push(pending.promise)
         continue
       }
-      if (this.cache.has(file.id, index)) {
+      if (pending && !pending.orphan) {
+        flush(index - 1)
+        count(index, this.ahead.has(key) ? 'readAhead' : 'fetched')
+        const lane = pending.lane
+        if (lane) {
+          if (index > lane.demand) lane.demand = index
+          if (!how.waitedOn.includes(lane)) how.waitedOn.push(lane)
+          this.wakeLane(lane)
+        }
+        out.push(pending.promise)
+        continue
+      }
+      if (!pending && this.cache.has(file.id, index)) {
         // On disk: read it back (falls back to a fetch if the disk copy vanished).
         flush(index - 1)
         out.push(this.cache.get(file.id, index).then((block) => block ?? this.fetchOne(file, index)))
         continue
       }
-      if (spanStart < 0) spanStart = index
       count(index, 'fetched')
+      if (how.stream) {
+        // A sequential reader: a lane from here, which the blocks after this one will find.
+        const lane = this.startLane(file, how.stream, index, { demandUpTo: last, haveSlot: false })
+        how.waitedOn.push(lane)
+        out.push((this.inflight.get(key) as Deferred).promise)
+        continue
+      }
+      if (spanStart < 0) spanStart = index
       // Register the deferred now so the span below and later readers share it.
-      out.push(this.register(file.id, index).promise)
+      const entry = this.register(file.id, index)
+      entry.orphan = false
+      out.push(entry.promise)
     }
     flush(last)
     return out
   }
 
+  /**
+   * The stream's lanes are starved: cut each to `stripeBlocks` past where it is (never below a
+   * block a read waits for); the blocks given up go to new lanes of `stripeBlocks` each, in
+   * parallel. The bytes a cut lane's host already sent past the cut are the price (little, on
+   * a slow connection).
+   */
+  private stripe(file: RemoteFileRef, stream: ReadStream): void {
+    stream.striped = true
+    stream.windowBlocks = this.maxWindow(stream)
+    this.counters.stripedStreams++
+    let frontier = stream.claimed
+    for (const lane of stream.lanes) {
+      const cut = Math.max(lane.next + 1, lane.demand + 1)
+      if (cut >= lane.end) continue
+      for (let index = cut; index < lane.end; index++) {
+        const entry = this.inflight.get(BlockCache.key(file.id, index))
+        if (entry?.lane === lane) {
+          entry.lane = undefined
+          entry.orphan = true
+        }
+      }
+      lane.end = cut
+      frontier = Math.min(frontier, cut)
+    }
+    stream.claimed = frontier
+    this.pump(file, stream)
+  }
+
+  /** Start read-ahead lanes for a sequential stream: as many as it may have, within its window. */
+  private pump(file: RemoteFileRef, stream: ReadStream): void {
+    if (this.closed || stream.ended) return
+    const lastBlock = Math.floor((file.size - 1) / this.options.blockSize)
+    const limit = this.laneLimit(stream)
+    // What lies behind the reader was read (or is being fetched for a read).
+    if (stream.claimed <= stream.readBlock) stream.claimed = stream.readBlock + 1
+    while (stream.lanes.size < limit) {
+      while (stream.claimed <= lastBlock && this.known(file, stream.claimed)) stream.claimed++
+      if (stream.claimed > lastBlock || stream.claimed > stream.readBlock + stream.windowBlocks) return
+      if (this.budgetUsed() + this.blockBytes(file, stream.claimed) > this.options.prefetchBudgetBytes) return
+      if (!this.tryAcquire()) return
+      this.startLane(file, stream, stream.claimed, { demandUpTo: -1, haveSlot: true })
+    }
+  }
+
+  private laneLimit(stream: ReadStream): number {
+    return stream.striped ? this.options.maxLanesPerStream : 2
+  }
+
+  /** Cached (memory or disk) or already in flight: nothing to fetch. */
+  private known(file: RemoteFileRef, index: number): boolean {
+    const key = BlockCache.key(file.id, index)
+    const entry = this.inflight.get(key)
+    return (entry !== undefined && !entry.orphan) || this.unread.get(key)?.block !== undefined || this.cache.has(file.id, index)
+  }
+
+  /**
+   * A lane from block `first`: a span of 2 windows while the window grows, then to the end of
+   * the file (one long GET); a striped stream's lanes take `stripeBlocks` each. The span stops
+   * at the first block already cached or in flight. Blocks up to `demandUpTo` are a read's own.
+   */
+  private startLane(file: RemoteFileRef, stream: ReadStream, first: number, how: { demandUpTo: number; haveSlot: boolean }): Lane {
+    const size = this.options.blockSize
+    const lastBlock = Math.floor((file.size - 1) / size)
+    const span = stream.striped
+      ? this.options.stripeBlocks
+      : stream.windowBlocks >= this.options.maxWindowBlocks ? lastBlock + 1 : 2 * stream.windowBlocks
+    let end = first + 1
+    while (end <= lastBlock && end < first + span && !this.known(file, end)) end++
+    const lane: Lane = { file, stream, next: first, end, demand: how.demandUpTo >= first ? how.demandUpTo : -1, controller: new AbortController(), bytes: 0, heldMs: 0 }
+    stream.claimed = Math.max(stream.claimed, end)
+    stream.lanes.add(lane)
+    for (let index = first; index < end; index++) {
+      const entry = this.register(file.id, index)
+      entry.lane = lane
+      entry.orphan = false
+      if (index > how.demandUpTo) this.ahead.add(BlockCache.key(file.id, index))
+    }
+    this.counters.spans++
+    void this.runLane(lane, how.haveSlot)
+    return lane
+  }
+
+  private async runLane(lane: Lane, haveSlot: boolean): Promise<void> {
+    const { file, stream } = lane
+    const size = this.options.blockSize
+    const lastBlock = Math.floor((file.size - 1) / size)
+    const persistBlock = (index: number) => index < this.options.edgeBlocks || index > lastBlock - this.options.edgeBlocks
+    let slot = haveSlot
+    this.controllers.add(lane.controller)
+    try {
+      if (!slot) await this.acquire()
+      slot = true
+      if (this.closed) throw fsError('EIO', 'filesystem is shutting down')
+      const spanStart = lane.next * size
+      const spanEnd = Math.min(file.size, lane.end * size) // exclusive; a cut only lowers it
+      const endByte = () => Math.min(file.size, lane.end * size)
+      let offset = spanStart
+      let blockEnd = Math.min(file.size, (lane.next + 1) * size)
+      let block: Block = []
+      if (!this.admit(lane)) await this.holdBack(lane)
+      for await (const chunk of this.source.readRange(file.url, spanStart, spanEnd - 1, { signal: lane.controller.signal, password: file.password })) {
+        lane.firstByteAt ??= performance.now()
+        lane.bytes += chunk.length
+        let at = 0
+        while (at < chunk.length && offset < endByte()) {
+          // Keep slices of the chunks as they are; a chunk across a block boundary is split.
+          const take = Math.min(chunk.length - at, blockEnd - offset)
+          block.push(take === chunk.length ? chunk : chunk.subarray(at, at + take))
+          at += take
+          offset += take
+          this.counters.bytesFetched += take
+          if (offset === blockEnd) {
+            const index = lane.next
+            this.complete(file.id, index, block, persistBlock(index))
+            lane.next = index + 1
+            block = []
+            blockEnd = Math.min(file.size, (lane.next + 1) * size)
+            if (offset >= endByte()) break
+            // Backpressure, block by block: while held back, the body is not pulled and TCP
+            // holds the rest.
+            if (!this.admit(lane)) await this.holdBack(lane)
+            if (lane.controller.signal.aborted) throw fsError('EIO', 'read-ahead stopped')
+          }
+        }
+        if (offset >= endByte()) break
+      }
+      if (lane.next < lane.end) throw fsError('EIO', `download of ${file.id} ended at block ${lane.next} of ${lane.end}`)
+    } catch (error) {
+      this.failLane(lane, error)
+    } finally {
+      this.controllers.delete(lane.controller)
+      this.held.delete(lane)
+      stream.lanes.delete(lane)
+      if (slot) this.releaseSlot()
+      this.pump(file, stream)
+    }
+  }
+
+  /**
+   * May the lane start its next block: a read waits for it, or it is within the window and
+   * the budget (and then it counts against the budget from now on: checked and reserved at once).
+   */
+  private admit(lane: Lane): boolean {
+    if (this.closed || lane.controller.signal.aborted || lane.next >= lane.end) return true
+    if (lane.next <= lane.demand) return true
+    const key = BlockCache.key(lane.file.id, lane.next)
+    if (this.unread.has(key) || !this.ahead.has(key)) return true
+    const bytes = this.blockBytes(lane.file, lane.next)
+    if (lane.next > lane.stream.readBlock + lane.stream.windowBlocks || this.budgetUsed() + bytes > this.options.prefetchBudgetBytes) return false
+    this.unread.set(key, { bytes, at: Date.now(), fileId: lane.file.id, index: lane.next, stream: lane.stream })
+    this.unreadBytes += bytes
+    return true
+  }
+
+  private blockBytes(file: RemoteFileRef, index: number): number {
+    return Math.min(this.options.blockSize, file.size - index * this.options.blockSize)
+  }
+
+
+  /** Wait until the reader catches up (or the budget frees up); a lane held too long is closed. */
+  private async holdBack(lane: Lane): Promise<void> {
+    const since = performance.now()
+    this.held.add(lane)
+    try {
+      while (!this.admit(lane)) {
+        if (performance.now() - since >= this.options.idleLaneMs) {
+          this.cancel(lane)
+          return
+        }
+        await new Promise<void>((resume) => {
+          const timer = setTimeout(resume, Math.max(1, this.options.idleLaneMs - (performance.now() - since)))
+          timer.unref?.()
+          lane.wake = () => {
+            clearTimeout(timer)
+            resume()
+          }
+        })
+        lane.wake = undefined
+      }
+    } finally {
+      this.held.delete(lane)
+      lane.heldMs += performance.now() - since
+    }
+  }
+
+  private wakeLane(lane: Lane): void {
+    lane.wake?.()
+  }
+
+  /** Stop a lane: the blocks it has not delivered are given up (a later read fetches them). */
+  private cancel(lane: Lane): void {
+    if (!lane.controller.signal.aborted) this.counters.cancelledLanes++
+    lane.controller.abort()
+    this.wakeLane(lane)
+  }
+
+  private failLane(lane: Lane, error: unknown): void {
+    const aborted = lane.controller.signal.aborted && !this.closed
+    const failure = error instanceof FichierApiError || (error as { errno?: string } | undefined)?.errno
+      ? error
+      : fsError('EIO', `download of ${lane.file.id} failed: ${(error as Error).message}`, error)
+    for (let index = lane.next; index < lane.end; index++) {
+      const key = BlockCache.key(lane.file.id, index)
+      const entry = this.inflight.get(key)
+      if (entry?.lane !== lane) continue
+      this.consumed(key)
+      this.inflight.delete(key)
+      entry.reject(aborted ? fsError('EIO', `read-ahead of ${lane.file.id} was stopped`) : failure)
+    }
+    // The stream may claim these blocks again.
+    if (lane.stream.claimed > lane.next) lane.stream.claimed = Math.min(lane.stream.claimed, lane.next)
+  }
+
+  /** A lane delivering under starvedBytesPerSec (after 4 blocks), time held back not counted. */
+  private starved(lane: Lane): boolean {
+    if (lane.firstByteAt === undefined || lane.bytes < 4 * this.options.blockSize) return false
+    const activeMs = performance.now() - lane.firstByteAt - lane.heldMs
+    return activeMs > 0 && (lane.bytes * 1000) / activeMs < this.options.starvedBytesPerSec
+  }
+
+  // --- connection slots: every GET holds one ---------------------------------------------------
+
+  private tryAcquire(): boolean {
+    if (this.connections >= this.options.maxConnections || this.waitingForSlot.length > 0) return false
+    this.take()
+    return true
+  }
+
+  private acquire(): Promise<void> {
+    if (this.closed || this.tryAcquire()) return Promise.resolve()
+    return new Promise<void>((granted) => this.waitingForSlot.push(() => {
+      this.take()
+      granted()
+    }))
+  }
+
+  private take(): void {
+    this.connections++
+    if (this.connections > this.counters.peakConnections) this.counters.peakConnections = this.connections
+  }
+
+  private releaseSlot(): void {
+    this.connections--
+    this.waitingForSlot.shift()?.()
+  }
+
   private fetchOne(file: RemoteFileRef, index: number): Promise<Block> {
     const pending = this.inflight.get(BlockCache.key(file.id, index)) ?? this.register(file.id, index)
-    this.fetchSpan(file, index, index, { persist: true, prefetch: false })
+    this.fetchSpan(file, index, index, { persist: true })
     return pending.promise
   }
 
@@ -235,51 +666,21 @@ export class RemoteReader {
     return entry
   }
 
-  /** Keep `windowBlocks` blocks fetched ahead of a sequential reader, topping up by half-windows. */
-  private readAhead(file: RemoteFileRef, stream: ReadStream, lastRead: number): void {
-    const lastBlock = Math.floor((file.size - 1) / this.options.blockSize)
-    let ahead = lastRead + 1
-    while (ahead <= lastBlock && ahead <= lastRead + stream.windowBlocks &&
-      (this.cache.has(file.id, ahead) || this.inflight.has(BlockCache.key(file.id, ahead)))) ahead++
-    const have = ahead - lastRead - 1
-    // Fetch in parts of up to `partBlocks`, several in flight at once: over a link with real
-    // latency, one long request at a time leaves the pipe idle between requests.
-    const partBlocks = Math.max(1, Math.min(this.options.partBlocks, Math.floor(stream.windowBlocks / 2)))
-    if (ahead > lastBlock || stream.windowBlocks - have < partBlocks) return
-    const budget = this.options.prefetchBudgetBytes - this.budgetUsed()
-    const affordable = Math.floor(budget / this.options.blockSize)
-    const want = Math.min(stream.windowBlocks - have, affordable, lastBlock - ahead + 1)
-    if (want <= 0) return
-    for (let index = ahead; index < ahead + want; index++) this.register(file.id, index)
-    for (let first = ahead; first < ahead + want; first += partBlocks) {
-      this.fetchSpan(file, first, Math.min(ahead + want, first + partBlocks) - 1, { persist: false, prefetch: true })
-    }
-    stream.windowBlocks = Math.min(this.options.maxWindowBlocks, stream.windowBlocks * 2)
-  }
-
   /**
-   * Fetch blocks first..last with one ranged GET, resuming where a body breaks. Deferreds for
-   * those blocks must already be registered; each resolves as soon as its block is complete.
+   * A random read's blocks first..last with one ranged GET (resuming where a body breaks).
+   * Deferreds for those blocks must already be registered; each resolves once complete.
    */
-  private fetchSpan(file: RemoteFileRef, first: number, last: number, how: { persist: boolean; prefetch: boolean }): void {
+  private fetchSpan(file: RemoteFileRef, first: number, last: number, how: { persist: boolean }): void {
     const size = this.options.blockSize
     const spanStart = first * size
     const spanEnd = Math.min(file.size, (last + 1) * size) // exclusive
-    if (how.prefetch) {
-      // Read-ahead counts against the budget until it is read (or given up on).
-      for (let index = first; index <= last; index++) {
-        const bytes = Math.min(size, file.size - index * size)
-        this.unread.set(BlockCache.key(file.id, index), { bytes, at: Date.now() })
-        this.unreadBytes += bytes
-      }
-    }
     this.counters.spans++
     const lastBlock = Math.floor((file.size - 1) / size)
     const persistBlock = (index: number) =>
       how.persist || index < this.options.edgeBlocks || index > lastBlock - this.options.edgeBlocks
 
     const run = async () => {
-      if (this.closed) throw fsError('EIO', 'filesystem is shutting down')
+      await this.acquire()
       const controller = new AbortController()
       this.controllers.add(controller)
       let offset = spanStart
@@ -287,10 +688,10 @@ export class RemoteReader {
       let blockEnd = Math.min(file.size, (index + 1) * size)
       let block: Block = []
       try {
+        if (this.closed) throw fsError('EIO', 'filesystem is shutting down')
         for await (const chunk of this.source.readRange(file.url, spanStart, spanEnd - 1, { signal: controller.signal, password: file.password })) {
           let at = 0
           while (at < chunk.length && offset < spanEnd) {
-            // Keep slices of the chunks as they are; a chunk across a block boundary is split.
             const take = Math.min(chunk.length - at, blockEnd - offset)
             block.push(take === chunk.length ? chunk : chunk.subarray(at, at + take))
             at += take
@@ -306,6 +707,7 @@ export class RemoteReader {
         }
       } finally {
         this.controllers.delete(controller)
+        this.releaseSlot()
       }
       if (offset < spanEnd) throw fsError('EIO', `download of ${file.id} ended at byte ${offset} of ${spanEnd}`)
     }
@@ -317,9 +719,8 @@ export class RemoteReader {
           : fsError('EIO', `download of ${file.id} failed: ${(error as Error).message}`, error)
         for (let index = first; index <= last; index++) {
           const key = BlockCache.key(file.id, index)
-          this.consumed(key)
           const entry = this.inflight.get(key)
-          if (entry) {
+          if (entry && !entry.lane) {
             this.inflight.delete(key)
             entry.reject(failure)
           }
@@ -328,25 +729,39 @@ export class RemoteReader {
   }
 
   private consumed(key: string): void {
+    this.ahead.delete(key)
     const entry = this.unread.get(key)
     if (!entry) return
     this.unread.delete(key)
     this.unreadBytes -= entry.bytes
+    // Read now: an ordinary cached block, for re-reads.
+    if (entry.block) this.cache.set(entry.fileId, entry.index, entry.block)
+    // Lanes held by the budget may go on.
+    if (this.held.size > 0) for (const lane of this.held) if (lane.stream.readBlock + lane.stream.windowBlocks >= lane.next) this.wakeLane(lane)
   }
 
   /** Bytes of read-ahead not read yet; read-ahead nobody came for in 30 s stops counting. */
   private budgetUsed(): number {
-    const stale = Date.now() - 30_000
-    for (const [key, entry] of this.unread) {
-      if (entry.at >= stale) break
-      this.consumed(key)
+    const first = this.unread.entries().next()
+    if (!first.done && first.value[1].at < Date.now() - 30_000) {
+      const stale = Date.now() - 30_000
+      for (const [key, entry] of this.unread) {
+        if (entry.at >= stale) break
+        this.consumed(key)
+      }
     }
     return this.unreadBytes
   }
 
   private complete(fileId: string, index: number, block: Block, persist: boolean): void {
-    this.cache.set(fileId, index, block, persist)
     const key = BlockCache.key(fileId, index)
+    const ahead = this.unread.get(key)
+    if (ahead) {
+      ahead.block = block
+      if (persist) this.cache.persist(fileId, index, block)
+    } else {
+      this.cache.set(fileId, index, block, persist)
+    }
     const entry = this.inflight.get(key)
     this.inflight.delete(key)
     entry?.resolve(block)

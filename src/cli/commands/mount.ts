@@ -32,6 +32,7 @@ export interface MountArgs {
   'trash-retention': string
   'memory-cache': string
   'disk-cache': string
+  connections: number
   'time-scale': number
   'log-file'?: string
   verbose: number
@@ -50,6 +51,7 @@ export function mountOptions<T>(yargs: Argv<T>) {
     .option('dir-cache-time', { type: 'string', default: '5m', describe: 'How long a folder listing is trusted (1fichier allows one listing per folder per 30 s)', group: 'Caching:' })
     .option('memory-cache', { type: 'string', default: '40M', describe: 'Memory for file blocks (read-ahead and re-reads)', group: 'Caching:' })
     .option('disk-cache', { type: 'string', default: '1G', describe: 'Disk for file heads, tails and random reads kept across mounts (0: off)', group: 'Caching:' })
+    .option('connections', { type: 'number', default: 12, describe: 'Download connections open at once, all files together (1-16; one file uses 8 at most)', group: 'Caching:' })
     .option('write-back', { type: 'string', default: '2s', describe: 'Upload a closed file once its folder has been quiet this long', group: 'Writing:' })
     .option('upload-attempts', { type: 'number', default: 8, describe: 'Attempts per file before it is marked failed (it stays local and retries at the next mount)', group: 'Writing:' })
     .option('trash', { type: 'boolean', default: true, describe: 'rm, rmdir and overwrites move things to the account\'s trash folder (see `fichfs trash`); --no-trash deletes for good', group: 'Trash:' })
@@ -85,6 +87,7 @@ export const mountCommand: CommandModule<object, MountArgs> = {
       trashRetentionMs: parseDuration(args['trash-retention']),
       memoryCacheBytes: parseSize(args['memory-cache']),
       diskCacheBytes: parseSize(args['disk-cache']),
+      downloadConnections: checkConnections(args.connections),
       timeScale: args['time-scale'] > 0 ? args['time-scale'] : 1,
       debugFuse: args['debug-fuse'],
     }, log)
@@ -171,4 +174,12 @@ async function detach(args: MountArgs): Promise<void> {
   child.disconnect?.()
   child.unref()
   process.stdout.write(`fichfs: mounted ${args.mountpoint} (pid ${child.pid}, log ${logFile})\n`)
+}
+
+/** 1..16: 16 is the HTTP client's own limit per host (more would only queue there). */
+function checkConnections(value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > 16) {
+    throw new FichfsError('FICHFS_BAD_OPTION', `--connections must be a whole number from 1 to 16, not ${String(value)}`)
+  }
+  return value
 }
