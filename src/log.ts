@@ -7,7 +7,8 @@
  * paths are redacted by pino as well, so they never even get serialized.
  */
 import { openSync } from 'node:fs'
-import { pino, type Logger, type DestinationStream } from 'pino'
+import { createRequire } from 'node:module'
+import type { DestinationStream, Logger as PinoLogger } from 'pino'
 
 const secrets = new Set<string>()
 
@@ -31,10 +32,49 @@ export interface LoggerOptions {
   destination?: DestinationStream
 }
 
+/** What fichfs logs through (pino's call forms: `log.warn({ path }, 'message')` or `log.warn('message')`). */
+export interface Logger {
+  level: string
+  fatal: LogFn
+  error: LogFn
+  warn: LogFn
+  info: LogFn
+  debug: LogFn
+  trace: LogFn
+}
+type LogFn = (objOrMsg: unknown, msg?: string, ...args: unknown[]) => void
+
+const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity }
+
+/**
+ * The logger. pino (and what it loads, about 7 MiB resident) is only loaded once a line at an
+ * enabled level is logged: a daemon at the default level (warn) that has nothing to say never
+ * loads it (docs/SEMANTICS.md, Memory).
+ */
 export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? process.env.FICHFS_LOG_LEVEL ?? 'info'
+  const threshold = LEVELS[level] ?? LEVELS.info as number
+  let real: PinoLogger | undefined
+  // The log file is opened now, so that a path that cannot be written fails at start.
+  const fd = options.destination ? undefined : options.file ? openSync(options.file, 'a', 0o600) : 2
+  const load = (): PinoLogger => (real ??= makePino(level, options.destination, fd ?? 2))
+  if (options.destination) load()
+  const method = (name: Exclude<keyof Logger, 'level'>): LogFn => (objOrMsg, msg, ...args) => {
+    if ((LEVELS[name] as number) < threshold) return
+    ;(load()[name] as (...values: unknown[]) => void)(objOrMsg, msg, ...args)
+  }
+  return {
+    level,
+    fatal: method('fatal'), error: method('error'), warn: method('warn'),
+    info: method('info'), debug: method('debug'), trace: method('trace'),
+  }
+}
+
+function makePino(level: string, destination: DestinationStream | undefined, fd: number): PinoLogger {
+  const { pino } = createRequire(import.meta.url)('pino') as typeof import('pino')
   return pino(
     {
-      level: options.level ?? process.env.FICHFS_LOG_LEVEL ?? 'info',
+      level,
       base: { pid: process.pid },
       redact: {
         paths: [
@@ -48,8 +88,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         streamWrite: (line: string) => scrubSecrets(line),
       },
     },
-    options.destination ?? pino.destination(options.file ? { fd: openSync(options.file, 'a', 0o600), sync: true } : { fd: 2, sync: true }),
+    destination ?? pino.destination({ fd, sync: true }),
   )
 }
-
-export type { Logger }
