@@ -230,8 +230,11 @@ export class FichierFs {
     if (this.attrEpoch() !== epoch) return attr
     // A folder's own attributes depend on its parent's listing (the root's on none).
     const parentId = entry.kind === 'remote' ? entry.parentId : entry.folder.parentId
-    this.attrCache.set(path, { attr, until: parentId === null ? Number.POSITIVE_INFINITY : this.namespace.freshUntil(parentId) })
-    // A walk of a folder (stat of every file, ls -l): fill in the rest of it at once.
+    const until = parentId === null ? Number.POSITIVE_INFINITY : this.namespace.freshUntil(parentId)
+    if (until <= Date.now()) return attr
+    this.attrCache.set(path, { attr, until })
+    // A walk of a folder (stat of every file, ls -l): fill in the rest of it at once, from the
+    // fresh listing (never a listing of its own).
     if (parentId !== null) {
       const misses = (this.attrMisses.get(parentId) ?? 0) + 1
       this.attrMisses.set(parentId, misses)
