@@ -125,6 +125,8 @@ export class FichierFs {
   /** cachedAttr(): attributes by path, valid for one store change stamp and until `until`. */
   private readonly attrCache = new Map<string, { attr: Attr; until: number }>()
   private readonly attrMisses = new Map<number, number>()
+  /** readdir answers of folders without local files, valid like attrCache's entries. */
+  private readonly dirCache = new Map<string, { result: { names: string[]; attrs: Attr[] }; until: number }>()
   private attrStamp = -1
   /** cachedAttr() answers (hits), look-ups that were not (misses), emptyings, folder fills. */
   readonly attrCounters = { hits: 0, misses: 0, resets: 0, fills: 0 }
@@ -230,8 +232,11 @@ export class FichierFs {
     if (this.attrEpoch() !== epoch) return attr
     // A folder's own attributes depend on its parent's listing (the root's on none).
     const parentId = entry.kind === 'remote' ? entry.parentId : entry.folder.parentId
-    this.attrCache.set(path, { attr, until: parentId === null ? Number.POSITIVE_INFINITY : this.namespace.freshUntil(parentId) })
-    // A walk of a folder (stat of every file, ls -l): fill in the rest of it at once.
+    const until = parentId === null ? Number.POSITIVE_INFINITY : this.namespace.freshUntil(parentId)
+    if (until <= Date.now()) return attr
+    this.attrCache.set(path, { attr, until })
+    // A walk of a folder (stat of every file, ls -l): fill in the rest of it at once, from the
+    // fresh listing (never a listing of its own).
     if (parentId !== null) {
       const misses = (this.attrMisses.get(parentId) ?? 0) + 1
       this.attrMisses.set(parentId, misses)
@@ -271,6 +276,7 @@ export class FichierFs {
       if (this.attrCache.size > 0) this.attrCounters.resets++
       this.attrCache.clear()
       this.attrMisses.clear()
+      this.dirCache.clear()
     }
     return stamp
   }
@@ -302,16 +308,24 @@ export class FichierFs {
       return { names: ['.', '..', ...listed.names], attrs: [self, self, ...listed.attrs] }
     }
     const epoch = this.attrEpoch()
+    const hit = this.dirCache.get(path)
+    if (hit && Date.now() < hit.until) return hit.result
     const folder = await this.namespace.resolveFolder(path)
     const listed = await this.listFolder(folder.id)
     // `ls -l`, `find -ls`, a file manager: the look-ups of every name come right after.
     this.cacheListed(path, folder.id, listed, epoch)
     // `.` and `..` first, as every Linux filesystem lists them.
     const parent = folder.parentId === null ? folder : this.store.folder(folder.parentId) ?? folder
-    return {
+    const result = {
       names: ['.', '..', ...listed.names],
       attrs: [this.attrOf({ kind: 'folder', folder }), this.attrOf({ kind: 'folder', folder: parent }), ...listed.attrs],
     }
+    // Kept like the attributes (same stamp, same freshness), when no local file is in it.
+    if (listed.shared === listed.names.length && this.attrEpoch() === epoch) {
+      const until = this.namespace.freshUntil(folder.id)
+      if (until > Date.now() && this.dirCache.size < DIR_CACHE_MAX) this.dirCache.set(path, { result, until })
+    }
+    return result
   }
 
   /** A folder's entries with their attributes (also a folder in the trash, for the trash view). */
@@ -754,6 +768,8 @@ function fileAttr(size: number, mode: number, time: number, uid: number, gid: nu
 const ATTR_FILL_AFTER_MISSES = 8
 /** Paths the attribute cache holds at most (about 200 bytes each). */
 const ATTR_CACHE_MAX = 200_000
+/** Folders whose readdir answer is kept at most. */
+const DIR_CACHE_MAX = 1000
 
 function parentPath(path: string): string {
   const cut = path.lastIndexOf('/')

@@ -69,6 +69,29 @@ describe('the attribute cache', () => {
     expect((await fs.getattr('/moved/f3.txt')).size).toBe(4)
   })
 
+  it('lists a folder again after any change, its own or a listing\'s', async () => {
+    const names = async () => (await fs.readdir('/tree')).names.filter((name) => name !== '.' && name !== '..').sort()
+    expect(await names()).toHaveLength(12)
+    await fs.rename('/tree/f8.txt', '/tree/h8.txt')
+    expect(await names()).toContain('h8.txt')
+    expect(await names()).not.toContain('f8.txt')
+    const fh = await fs.create('/tree/local.txt', 0o644)
+    await fs.write(fh, Buffer.from('abc'), 0)
+    const listed = await fs.readdir('/tree')
+    expect(listed.attrs[listed.names.indexOf('local.txt')]?.size).toBe(3)
+    await fs.write(fh, Buffer.from('defg'), 3)
+    const again = await fs.readdir('/tree')
+    // A local file's size is live (never a cached listing).
+    expect(again.attrs[again.names.indexOf('local.txt')]?.size).toBe(7)
+    await fs.release(fh)
+    await client.upload(folderId, [source('other.txt', 'z')])
+    fs.namespace.invalidate(folderId)
+    expect(await names()).toContain('other.txt')
+    await fs.chmod('/tree/f9.txt', 0o600)
+    const modes = await fs.readdir('/tree')
+    expect(modes.attrs[modes.names.indexOf('f9.txt')]?.mode).toBe(0o100600)
+  })
+
   it('shows chmod and utimens at once', async () => {
     await fs.chmod('/tree/f3.txt', 0o600)
     expect((await fs.getattr('/tree/f3.txt')).mode).toBe(0o100600)
@@ -123,11 +146,13 @@ describe('the attribute cache', () => {
     }
   })
 
-  it('sees a commit by another process on the same store at once', async () => {
+  it('sees a commit by another process on the same store within a millisecond', async () => {
     const other = new MetadataStore(join(dir, 'metadata.sqlite'))
     try {
       const url = store.fileByDisplayName(folderId, 'f7.txt')?.url as string
       other.setAttrs(url, { mode: 0o640 })
+      // Looked for once per millisecond.
+      await new Promise((resolve) => setTimeout(resolve, 2))
       expect(fs.cachedAttr('/tree/f7.txt')).toBeUndefined()
       expect((await fs.getattr('/tree/f7.txt')).mode).toBe(0o100640)
     } finally {
