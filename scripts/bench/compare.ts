@@ -18,11 +18,12 @@ import { progress } from './harness.js'
 
 const DEFAULT_FIELDS: Record<string, string[]> = {
   read: [
-    'sequential.mountMBps', 'sequential.httpMBps', 'sequential.ratio', 'sequential.downloadAmplification',
-    'ceiling.MBps', 'ceiling.ratioToHttp', 'readerPath.MBps', 'readerPath.ratioToHttp', 'capped.mountMBps', 'capped.httpMBps', 'capped.ratio', 'capped.connections',
-    'ttfb.ratio', 'parallel.ratio', 'rssMiB.stream.idle', 'rssMiB.stream.peakAfterStream', 'rssMiB.parallel.peak',
+    'sequential.mountMBps', 'sequential.httpMBps', 'sequential.ratio', 'sequential.ceilingMBps', 'sequential.daemonHttpMBps',
+    'sequential.ratios.mountToCeiling', 'sequential.ratios.daemonHttpToHttp', 'sequential.daemonCpuMs', 'sequential.downloadAmplification',
+    'capped.mountMBps', 'capped.httpMBps', 'capped.ratio', 'capped.connections', 'ttfb.ratio', 'parallel.ratio', 'parallel.downloadAmplification',
+    'rssMiB.stream.idle', 'rssMiB.stream.peakAfterStream', 'rssMiB.parallel.idle', 'rssMiB.parallel.peak',
   ],
-  write: ['big.mountMBps', 'big.httpMBps', 'big.ratio', 'rssMiB.big.peak', 'rsync.apiCallsPerFile'],
+  write: ['big.mountMBps', 'big.httpMBps', 'big.ratio', 'big.uploadStartedAfterMs', 'big.ceiling.fuseMBps', 'big.daemonCpuMs', 'rssMiB.big.idle', 'rssMiB.big.peak'],
   meta: ['find.ratio', 'stat.mountPerSec', 'stat.ceilingPerSec', 'stat.ratio', 'lsR.mountMs', 'lsR.ceilingMs', 'lsR.ratio'],
 }
 
