@@ -106,6 +106,8 @@ export interface ReadStream {
   /** Its lanes are slower than starvedBytesPerSec: what follows is striped over several lanes. */
   striped: boolean
   ended: boolean
+  /** Lane blocks before this one were read past: they left the reader for the LRU. */
+  passed: number
 }
 
 export interface ReaderStats {
@@ -161,8 +163,6 @@ interface Deferred {
   resolve(block: Block): void
   reject(error: unknown): void
   lane?: Lane
-  /** Given up by a lane that was cut short: the next lane takes it over. */
-  orphan?: boolean
 }
 
 function deferred(): Deferred {
@@ -187,6 +187,9 @@ export class RemoteReader {
   private unreadBytes = 0
   /** Lanes held back by the window or the budget. */
   private readonly held = new Set<Lane>()
+  /** Streams that have lanes or read-ahead not read yet, and how many of those. */
+  private readonly laneStreams = new Set<ReadStream>()
+  private readonly unreadOf = new Map<ReadStream, number>()
   private readonly counters = { spans: 0, bytesFetched: 0, peakConnections: 0, stripedStreams: 0, cancelledLanes: 0, randomReads: 0, reads: 0, waits: 0, waitMs: 0 }
   private connections = 0
   private readonly waitingForSlot: Array<() => void> = []
@@ -201,7 +204,7 @@ export class RemoteReader {
   }
 
   newStream(): ReadStream {
-    return { nextOffset: 0, windowBlocks: 1, readBlock: -1, claimed: 0, lanes: new Set(), striped: false, ended: false }
+    return { nextOffset: 0, windowBlocks: 1, readBlock: -1, claimed: 0, lanes: new Set(), striped: false, ended: false, passed: 0 }
   }
 
   stats(): ReaderStats {
@@ -236,7 +239,11 @@ export class RemoteReader {
       // Lanes far from here fetch what this reader no longer wants (the kernel's requests come
       // a little out of order: a lane near the read stays).
       for (const lane of stream.lanes) {
-        if (lane.demand < lane.next && (lane.end <= first - 1 || lane.next > last + this.options.maxWindowBlocks)) this.cancel(lane)
+        if (lane.demand >= lane.next) continue
+        if (lane.next > last + this.options.maxWindowBlocks) this.cancel(lane)
+        // Behind the read: it finishes its block (and a file's first blocks, which go to disk
+        // for the next look at the file), no more.
+        else if (lane.end <= first - 1) this.shorten(lane, Math.max(lane.next + 1, Math.min(lane.end, this.options.edgeBlocks)))
       }
       stream.readBlock = last
       stream.claimed = last + 1
@@ -263,7 +270,16 @@ export class RemoteReader {
         this.counters.waitMs += performance.now() - t0
       }
     }
-    for (let index = first; index <= last; index++) this.consumed(BlockCache.key(file.id, index))
+    if (sequential) {
+      // Blocks stay with the reader until it reads past them (the kernel reads a block in 8
+      // requests: between two, other files' blocks must not evict it from a small LRU).
+      for (let index = stream.passed; index < first; index++) this.consumed(BlockCache.key(file.id, index))
+      stream.passed = Math.max(stream.passed, first)
+    } else {
+      for (let index = first; index <= last; index++) this.consumed(BlockCache.key(file.id, index))
+      this.release(stream)
+      stream.passed = last + 1
+    }
     if (sequential && !stream.striped && waitedOn.some((lane) => this.starved(lane))) this.stripe(file, stream)
     const out: Buffer[] = []
     let position = first * size
@@ -286,7 +302,12 @@ export class RemoteReader {
   endStream(stream: ReadStream): void {
     stream.ended = true
     for (const lane of stream.lanes) if (lane.demand < lane.next) this.cancel(lane)
-    // Its read-ahead no longer waits for a reader: into the cache (LRU) with the rest.
+    this.release(stream)
+  }
+
+  /** The stream's blocks no longer wait for its reader: into the cache (LRU) with the rest. */
+  private release(stream: ReadStream): void {
+    if (!this.unreadOf.has(stream)) return
     for (const [key, entry] of this.unread) if (entry.stream === stream && entry.block) this.consumed(key)
   }
 
@@ -350,7 +371,7 @@ export class RemoteReader {
       const early = this.unread.get(key)?.block
       if (early) {
         flush(index - 1)
-        count(index, 'readAhead')
+        count(index, this.ahead.has(key) ? 'readAhead' : 'memory')
         out.push(Promise.resolve(early))
         continue
       }
@@ -362,14 +383,7 @@ export class RemoteReader {
         continue
       }
       const pending = this.inflight.get(key)
-      // A block a cut lane gave up: the stream's next lane takes it (now, if it may have one more).
-      if (pending?.orphan && how.stream && how.stream.lanes.size >= this.laneLimit(how.stream)) {
-        flush(index - 1)
-        count(index, this.ahead.has(key) ? 'readAhead' : 'fetched')
-        out.push(pending.promise)
-        continue
-      }
-      if (pending && !pending.orphan) {
+      if (pending) {
         flush(index - 1)
         count(index, this.ahead.has(key) ? 'readAhead' : 'fetched')
         const lane = pending.lane
@@ -381,7 +395,7 @@ export class RemoteReader {
         out.push(pending.promise)
         continue
       }
-      if (!pending && this.cache.has(file.id, index)) {
+      if (this.cache.has(file.id, index)) {
         // On disk: read it back (falls back to a fetch if the disk copy vanished).
         flush(index - 1)
         out.push(this.cache.get(file.id, index).then((block) => block ?? this.fetchOne(file, index)))
@@ -397,39 +411,21 @@ export class RemoteReader {
       }
       if (spanStart < 0) spanStart = index
       // Register the deferred now so the span below and later readers share it.
-      const entry = this.register(file.id, index)
-      entry.orphan = false
-      out.push(entry.promise)
+      out.push(this.register(file.id, index).promise)
     }
     flush(last)
     return out
   }
 
   /**
-   * The stream's lanes are starved: cut each to `stripeBlocks` past where it is (never below a
-   * block a read waits for); the blocks given up go to new lanes of `stripeBlocks` each, in
-   * parallel. The bytes a cut lane's host already sent past the cut are the price (little, on
-   * a slow connection).
+   * The stream's lanes are starved: what follows their spans is striped, `stripeBlocks` per
+   * lane, several at once. No lane is cut short: the bytes its host already sent past a cut
+   * would be downloaded for nothing.
    */
   private stripe(file: RemoteFileRef, stream: ReadStream): void {
     stream.striped = true
-    stream.windowBlocks = this.maxWindow(stream)
     this.counters.stripedStreams++
-    let frontier = stream.claimed
-    for (const lane of stream.lanes) {
-      const cut = Math.max(lane.next + 1, lane.demand + 1)
-      if (cut >= lane.end) continue
-      for (let index = cut; index < lane.end; index++) {
-        const entry = this.inflight.get(BlockCache.key(file.id, index))
-        if (entry?.lane === lane) {
-          entry.lane = undefined
-          entry.orphan = true
-        }
-      }
-      lane.end = cut
-      frontier = Math.min(frontier, cut)
-    }
-    stream.claimed = frontier
+    stream.windowBlocks = this.maxWindow(stream)
     this.pump(file, stream)
   }
 
@@ -437,16 +433,28 @@ export class RemoteReader {
   private pump(file: RemoteFileRef, stream: ReadStream): void {
     if (this.closed || stream.ended) return
     const lastBlock = Math.floor((file.size - 1) / this.options.blockSize)
+    this.budgetUsed() // (read-ahead nobody came for in 30 s goes to the LRU)
     const limit = this.laneLimit(stream)
     // What lies behind the reader was read (or is being fetched for a read).
     if (stream.claimed <= stream.readBlock) stream.claimed = stream.readBlock + 1
     while (stream.lanes.size < limit) {
       while (stream.claimed <= lastBlock && this.known(file, stream.claimed)) stream.claimed++
-      if (stream.claimed > lastBlock || stream.claimed > stream.readBlock + stream.windowBlocks) return
-      if (this.budgetUsed() + this.blockBytes(file, stream.claimed) > this.options.prefetchBudgetBytes) return
+      if (stream.claimed > lastBlock || stream.claimed > stream.readBlock + this.window(stream)) return
       if (!this.tryAcquire()) return
       this.startLane(file, stream, stream.claimed, { demandUpTo: -1, haveSlot: true })
     }
+  }
+
+  /**
+   * How far the stream's lanes may run ahead: its window, within its share of the read-ahead
+   * budget among the streams that have lanes (so many files share the budget, and none waits
+   * on read-ahead held for another: the budget is split, not raced for).
+   */
+  private window(stream: ReadStream): number {
+    const sharing = new Set([...this.laneStreams, ...this.unreadOf.keys(), stream]).size
+    // (Each stream also holds the block it is reading.)
+    const share = Math.floor(this.options.prefetchBudgetBytes / this.options.blockSize / sharing) - 1
+    return Math.max(1, Math.min(stream.windowBlocks, share))
   }
 
   private laneLimit(stream: ReadStream): number {
@@ -457,29 +465,27 @@ export class RemoteReader {
   private known(file: RemoteFileRef, index: number): boolean {
     const key = BlockCache.key(file.id, index)
     const entry = this.inflight.get(key)
-    return (entry !== undefined && !entry.orphan) || this.unread.get(key)?.block !== undefined || this.cache.has(file.id, index)
+    return entry !== undefined || this.unread.get(key)?.block !== undefined || this.cache.has(file.id, index)
   }
 
   /**
-   * A lane from block `first`: a span of 2 windows while the window grows, then to the end of
-   * the file (one long GET); a striped stream's lanes take `stripeBlocks` each. The span stops
+   * A lane from block `first`: a span of 2 windows (64 MiB once the window is grown: a long
+   * GET, the next one started while it runs); a striped stream's lanes take `stripeBlocks` each. The span stops
    * at the first block already cached or in flight. Blocks up to `demandUpTo` are a read's own.
    */
   private startLane(file: RemoteFileRef, stream: ReadStream, first: number, how: { demandUpTo: number; haveSlot: boolean }): Lane {
     const size = this.options.blockSize
     const lastBlock = Math.floor((file.size - 1) / size)
-    const span = stream.striped
-      ? this.options.stripeBlocks
-      : stream.windowBlocks >= this.options.maxWindowBlocks ? lastBlock + 1 : 2 * stream.windowBlocks
+    const span = stream.striped ? this.options.stripeBlocks : 2 * stream.windowBlocks
     let end = first + 1
     while (end <= lastBlock && end < first + span && !this.known(file, end)) end++
     const lane: Lane = { file, stream, next: first, end, demand: how.demandUpTo >= first ? how.demandUpTo : -1, controller: new AbortController(), bytes: 0, heldMs: 0 }
     stream.claimed = Math.max(stream.claimed, end)
     stream.lanes.add(lane)
+    this.laneStreams.add(stream)
     for (let index = first; index < end; index++) {
       const entry = this.register(file.id, index)
       entry.lane = lane
-      entry.orphan = false
       if (index > how.demandUpTo) this.ahead.add(BlockCache.key(file.id, index))
     }
     this.counters.spans++
@@ -538,6 +544,7 @@ export class RemoteReader {
       this.controllers.delete(lane.controller)
       this.held.delete(lane)
       stream.lanes.delete(lane)
+      if (stream.lanes.size === 0) this.laneStreams.delete(stream)
       if (slot) this.releaseSlot()
       this.pump(file, stream)
     }
@@ -549,13 +556,13 @@ export class RemoteReader {
    */
   private admit(lane: Lane): boolean {
     if (this.closed || lane.controller.signal.aborted || lane.next >= lane.end) return true
-    if (lane.next <= lane.demand) return true
     const key = BlockCache.key(lane.file.id, lane.next)
-    if (this.unread.has(key) || !this.ahead.has(key)) return true
+    if (this.unread.has(key)) return true
+    if (lane.next > lane.demand && lane.next > lane.stream.readBlock + this.window(lane.stream)) return false
     const bytes = this.blockBytes(lane.file, lane.next)
-    if (lane.next > lane.stream.readBlock + lane.stream.windowBlocks || this.budgetUsed() + bytes > this.options.prefetchBudgetBytes) return false
     this.unread.set(key, { bytes, at: Date.now(), fileId: lane.file.id, index: lane.next, stream: lane.stream })
     this.unreadBytes += bytes
+    this.unreadOf.set(lane.stream, (this.unreadOf.get(lane.stream) ?? 0) + 1)
     return true
   }
 
@@ -588,6 +595,21 @@ export class RemoteReader {
       this.held.delete(lane)
       lane.heldMs += performance.now() - since
     }
+  }
+
+  /** The lane stops at block `end`: the blocks after it are given up (no read waits on them). */
+  private shorten(lane: Lane, end: number): void {
+    if (end >= lane.end) return
+    for (let index = end; index < lane.end; index++) {
+      const key = BlockCache.key(lane.file.id, index)
+      const entry = this.inflight.get(key)
+      if (entry?.lane !== lane) continue
+      this.consumed(key)
+      this.inflight.delete(key)
+      entry.reject(fsError('EIO', `read-ahead of ${lane.file.id} was stopped`))
+    }
+    lane.end = end
+    this.wakeLane(lane)
   }
 
   private wakeLane(lane: Lane): void {
@@ -635,10 +657,11 @@ export class RemoteReader {
 
   private acquire(): Promise<void> {
     if (this.closed || this.tryAcquire()) return Promise.resolve()
-    return new Promise<void>((granted) => this.waitingForSlot.push(() => {
+    const granted = new Promise<void>((resolve) => this.waitingForSlot.push(() => {
       this.take()
-      granted()
+      resolve()
     }))
+    return granted
   }
 
   private take(): void {
@@ -734,10 +757,12 @@ export class RemoteReader {
     if (!entry) return
     this.unread.delete(key)
     this.unreadBytes -= entry.bytes
+    const left = (this.unreadOf.get(entry.stream) ?? 1) - 1
+    if (left > 0) this.unreadOf.set(entry.stream, left)
+    else this.unreadOf.delete(entry.stream)
     // Read now: an ordinary cached block, for re-reads.
     if (entry.block) this.cache.set(entry.fileId, entry.index, entry.block)
-    // Lanes held by the budget may go on.
-    if (this.held.size > 0) for (const lane of this.held) if (lane.stream.readBlock + lane.stream.windowBlocks >= lane.next) this.wakeLane(lane)
+
   }
 
   /** Bytes of read-ahead not read yet; read-ahead nobody came for in 30 s stops counting. */

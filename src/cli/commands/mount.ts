@@ -51,7 +51,7 @@ export function mountOptions<T>(yargs: Argv<T>) {
     .option('dir-cache-time', { type: 'string', default: '5m', describe: 'How long a folder listing is trusted (1fichier allows one listing per folder per 30 s)', group: 'Caching:' })
     .option('memory-cache', { type: 'string', default: '40M', describe: 'Memory for file blocks (read-ahead and re-reads)', group: 'Caching:' })
     .option('disk-cache', { type: 'string', default: '1G', describe: 'Disk for file heads, tails and random reads kept across mounts (0: off)', group: 'Caching:' })
-    .option('connections', { type: 'number', default: 12, describe: 'Download connections open at once, all files together (1-16; one file uses 8 at most)', group: 'Caching:' })
+    .option('connections', { type: 'number', default: 12, describe: 'Download connections open at once, all files together (1-16; one file uses 2, up to 8 on a slow link)', group: 'Caching:' })
     .option('write-back', { type: 'string', default: '2s', describe: 'Upload a closed file once its folder has been quiet this long', group: 'Writing:' })
     .option('upload-attempts', { type: 'number', default: 8, describe: 'Attempts per file before it is marked failed (it stays local and retries at the next mount)', group: 'Writing:' })
     .option('trash', { type: 'boolean', default: true, describe: 'rm, rmdir and overwrites move things to the account\'s trash folder (see `fichfs trash`); --no-trash deletes for good', group: 'Trash:' })
