@@ -165,6 +165,41 @@ interface Deferred {
   lane?: Lane
 }
 
+/**
+ * A download body regrouped into whole blocks, as slices of its chunks (no copy): from byte
+ * `start` (the start of block `firstIndex`) until `end()` bytes, which a caller may lower while
+ * it reads. The consumer's await between blocks is the backpressure: the body is not pulled
+ * meanwhile. `offset()` tells how far the body got, for the caller's "ended early" check.
+ */
+function blocksOfBody(chunks: AsyncIterable<Buffer>, at: { start: number; firstIndex: number; blockSize: number; fileSize: number; end: () => number; onChunk: (chunk: Buffer) => void; onBytes: (bytes: number) => void }) {
+  let offset = at.start
+  async function* blocks(): AsyncGenerator<{ index: number; block: Block }> {
+    let index = at.firstIndex
+    let blockEnd = Math.min(at.fileSize, (index + 1) * at.blockSize)
+    let block: Block = []
+    for await (const chunk of chunks) {
+      at.onChunk(chunk)
+      let used = 0
+      while (used < chunk.length && offset < at.end()) {
+        // A chunk across a block boundary is split.
+        const take = Math.min(chunk.length - used, blockEnd - offset)
+        block.push(take === chunk.length ? chunk : chunk.subarray(used, used + take))
+        used += take
+        offset += take
+        at.onBytes(take)
+        if (offset === blockEnd) {
+          yield { index, block }
+          index++
+          block = []
+          blockEnd = Math.min(at.fileSize, (index + 1) * at.blockSize)
+        }
+      }
+      if (offset >= at.end()) return
+    }
+  }
+  return { blocks: blocks(), offset: () => offset }
+}
+
 function deferred(): Deferred {
   let resolve!: (block: Block) => void
   let reject!: (error: unknown) => void
@@ -507,35 +542,24 @@ export class RemoteReader {
       const spanStart = lane.next * size
       const spanEnd = Math.min(file.size, lane.end * size) // exclusive; a cut only lowers it
       const endByte = () => Math.min(file.size, lane.end * size)
-      let offset = spanStart
-      let blockEnd = Math.min(file.size, (lane.next + 1) * size)
-      let block: Block = []
       if (!this.admit(lane)) await this.holdBack(lane)
-      for await (const chunk of this.source.readRange(file.url, spanStart, spanEnd - 1, { signal: lane.controller.signal, password: file.password })) {
-        lane.firstByteAt ??= performance.now()
-        lane.bytes += chunk.length
-        let at = 0
-        while (at < chunk.length && offset < endByte()) {
-          // Keep slices of the chunks as they are; a chunk across a block boundary is split.
-          const take = Math.min(chunk.length - at, blockEnd - offset)
-          block.push(take === chunk.length ? chunk : chunk.subarray(at, at + take))
-          at += take
-          offset += take
-          this.counters.bytesFetched += take
-          if (offset === blockEnd) {
-            const index = lane.next
-            this.complete(file.id, index, block, persistBlock(index))
-            lane.next = index + 1
-            block = []
-            blockEnd = Math.min(file.size, (lane.next + 1) * size)
-            if (offset >= endByte()) break
-            // Backpressure, block by block: while held back, the body is not pulled and TCP
-            // holds the rest.
-            if (!this.admit(lane)) await this.holdBack(lane)
-            if (lane.controller.signal.aborted) throw fsError('EIO', 'read-ahead stopped')
-          }
-        }
-        if (offset >= endByte()) break
+      const body = this.source.readRange(file.url, spanStart, spanEnd - 1, { signal: lane.controller.signal, password: file.password })
+      const { blocks } = blocksOfBody(body, {
+        start: spanStart, firstIndex: lane.next, blockSize: size, fileSize: file.size, end: endByte,
+        onChunk: (chunk) => {
+          lane.firstByteAt ??= performance.now()
+          lane.bytes += chunk.length
+        },
+        onBytes: (bytes) => (this.counters.bytesFetched += bytes),
+      })
+      for await (const { index, block } of blocks) {
+        this.complete(file.id, index, block, persistBlock(index))
+        lane.next = index + 1
+        if (lane.next * size >= endByte()) break
+        // Backpressure, block by block: while held back, the body is not pulled and TCP
+        // holds the rest.
+        if (!this.admit(lane)) await this.holdBack(lane)
+        if (lane.controller.signal.aborted) throw fsError('EIO', 'read-ahead stopped')
       }
       if (lane.next < lane.end) throw fsError('EIO', `download of ${file.id} ended at block ${lane.next} of ${lane.end}`)
     } catch (error) {
@@ -706,32 +730,21 @@ export class RemoteReader {
       await this.acquire()
       const controller = new AbortController()
       this.controllers.add(controller)
-      let offset = spanStart
-      let index = first
-      let blockEnd = Math.min(file.size, (index + 1) * size)
-      let block: Block = []
+      let body: ReturnType<typeof blocksOfBody> | undefined
       try {
         if (this.closed) throw fsError('EIO', 'filesystem is shutting down')
-        for await (const chunk of this.source.readRange(file.url, spanStart, spanEnd - 1, { signal: controller.signal, password: file.password })) {
-          let at = 0
-          while (at < chunk.length && offset < spanEnd) {
-            const take = Math.min(chunk.length - at, blockEnd - offset)
-            block.push(take === chunk.length ? chunk : chunk.subarray(at, at + take))
-            at += take
-            offset += take
-            this.counters.bytesFetched += take
-            if (offset === blockEnd) {
-              this.complete(file.id, index, block, persistBlock(index))
-              index++
-              block = []
-              blockEnd = Math.min(file.size, (index + 1) * size)
-            }
-          }
-        }
+        const chunks = this.source.readRange(file.url, spanStart, spanEnd - 1, { signal: controller.signal, password: file.password })
+        body = blocksOfBody(chunks, {
+          start: spanStart, firstIndex: first, blockSize: size, fileSize: file.size, end: () => spanEnd,
+          onChunk: () => undefined,
+          onBytes: (bytes) => (this.counters.bytesFetched += bytes),
+        })
+        for await (const { index, block } of body.blocks) this.complete(file.id, index, block, persistBlock(index))
       } finally {
         this.controllers.delete(controller)
         this.releaseSlot()
       }
+      const offset = body.offset()
       if (offset < spanEnd) throw fsError('EIO', `download of ${file.id} ended at byte ${offset} of ${spanEnd}`)
     }
 
