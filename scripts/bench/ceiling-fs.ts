@@ -60,6 +60,7 @@ function kind(path: string): 'root' | 'big' | 'dir' | 'small' | null {
 const ENOENT = -2
 const EACCES = -13
 const ENODATA = -61
+const ENOTSUP = -95
 /** Files created through the mount (writes are forgotten): path -> size. */
 const created = new Map<string, number>()
 
@@ -126,8 +127,10 @@ const ops = {
   unlink(path: string, cb: (code: number) => void) {
     cb(created.delete(path) ? 0 : ENOENT)
   },
-  getxattr(_path: string, _name: string, _position: number, cb: (code: number) => void) {
-    cb(ENODATA)
+  // As fichfs answers: ENOTSUP outside `user.`, which tells ls to stop probing this
+  // filesystem's ACL and SELinux labels (ENODATA would have it ask again for every file).
+  getxattr(_path: string, name: string, _position: number, cb: (code: number) => void) {
+    cb(name.startsWith('user.') ? ENODATA : ENOTSUP)
   },
 }
 
