@@ -20,6 +20,8 @@ const DEFAULT_FIELDS: Record<string, string[]> = {
   read: [
     'sequential.mountMBps', 'sequential.httpMBps', 'sequential.ratio', 'sequential.ceilingMBps', 'sequential.daemonHttpMBps',
     'sequential.ratios.mountToCeiling', 'sequential.ratios.daemonHttpToHttp', 'sequential.daemonCpuMs', 'sequential.downloadAmplification',
+    'sequential.cpu.mount.msPerMB', 'sequential.cpu.mount.daemonMsPerMB', 'sequential.cpu.mount.emulatorMsPerMB', 'sequential.cpu.http.msPerMB',
+    'sequential.cpu.mountCpuBoundMBps', 'sequential.cpu.neededCpuMsPerMB', 'sequential.cpu.floorMsPerMB', 'sequential.cpu.floorCpuBoundMBps',
     'capped.mountMBps', 'capped.httpMBps', 'capped.ratio', 'capped.connections', 'ttfb.ratio', 'parallel.ratio', 'parallel.downloadAmplification',
     'rssMiB.stream.idle', 'rssMiB.stream.peakAfterStream', 'rssMiB.parallel.idle', 'rssMiB.parallel.peak',
   ],

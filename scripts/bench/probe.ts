@@ -93,6 +93,7 @@ function download(url: string, firstByteOnly: boolean): Promise<{ bytes: number;
 
 async function getFiles(base: string, urls: string[], gapMs: number, firstByte: boolean) {
   const t0 = now()
+  const cpu0 = process.cpuUsage()
   // Tokens one after another, spaced: this process shares the flood budget of the caller's IP.
   const tokens: Array<{ url: string; tokenMs: number; startedAt: number }> = []
   for (const [index, url] of urls.entries()) {
@@ -119,7 +120,14 @@ async function getFiles(base: string, urls: string[], gapMs: number, firstByte: 
     /** Tokens and transfers: what a reader of these files would wait. */
     wallMs: ms(end - t0),
     transferMs: ms(end - transferStart),
+    /** This client's CPU time (user + system) over the same span. */
+    cpuMs: cpuMsSince(cpu0),
   }
+}
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start)
+  return Math.round((used.user + used.system) / 1000)
 }
 
 async function upload(base: string, path: string, name: string, folder: number) {

@@ -49,6 +49,7 @@ interface GetResult {
   bytes: number
   wallMs: number
   transferMs: number
+  cpuMs?: number
 }
 
 const pad = (n: number) => String(n).padStart(2, '0')
@@ -95,7 +96,10 @@ await main('read', async (cleanup) => {
   const httpTtfb = await probe<GetResult>(emu, ['get', '--api', emu.apiBase, '--first-byte', fileUrl(emu, '/ttfb.bin')])
   await sleep(gapMs * 4)
   progress('plain HTTP: big.bin, whole')
+  // The emulator runs in this process: its CPU time over a phase is this process's.
+  const httpEmulatorCpu = emulatorCpu()
   const httpBig = await probe<GetResult>(emu, ['get', '--api', emu.apiBase, fileUrl(emu, '/big.bin')])
+  const httpEmulatorCpuMs = httpEmulatorCpu()
   if (httpBig.bytes !== size) throw new Error(`plain GET got ${httpBig.bytes} bytes of big.bin, expected ${size}`)
   await sleep(gapMs * 4)
 
@@ -137,7 +141,11 @@ await main('read', async (cleanup) => {
 
   progress(`mount: dd of big.bin (${(size / MIB).toFixed(0)} MiB)`)
   const streamCpu0 = daemon.cpuMs()
-  const stream = await mustSh(`dd if=${q(join(mnt, 'big.bin'))} of=/dev/null bs=1M`)
+  const streamEmulatorCpu = emulatorCpu()
+  // `times` after dd: the shell's children's CPU, i.e. dd's (with the kernel's copies in its syscalls).
+  const stream = await mustSh(`dd if=${q(join(mnt, 'big.bin'))} of=/dev/null bs=1M; times`)
+  const streamEmulatorCpuMs = streamEmulatorCpu()
+  const ddCpuMs = childCpuMsOf(stream.stdout)
   const streamBytes = ddBytes(stream.stderr)
   if (streamBytes !== size) throw new Error(`dd read ${streamBytes} bytes of big.bin through the mount, expected ${size}`)
   const streamApi = phase()
@@ -225,6 +233,14 @@ await main('read', async (cleanup) => {
       httpMs: httpBig.wallMs,
       /** The daemon's CPU time over the stream: near mountMs would mean it is CPU-bound. */
       daemonCpuMs: streamCpuMs,
+      cpu: cpuBudget({
+        cores: Number((await mustSh('nproc')).stdout.trim()),
+        size,
+        httpMBps,
+        http: { clientMs: httpBig.cpuMs, emulatorMs: httpEmulatorCpuMs },
+        mount: { daemonMs: streamCpuMs, emulatorMs: streamEmulatorCpuMs, ddMs: ddCpuMs },
+        ceilingDaemonMs: ceilingCpuMs,
+      }),
       downloadAmplification: round(streamApi.download.bytes / size, 3),
     },
     ceiling: { MBps: ceilingMBps, ms: round(ceilingDd.ms), cpuMs: ceilingCpuMs },
@@ -337,5 +353,55 @@ async function cappedPhase(
     floods: after.floods.total,
     peakRssMiB: rss?.peakMiB,
     reader: status.reader,
+  }
+}
+
+/** A closure that returns this process's CPU ms since it was made. */
+function emulatorCpu(): () => number {
+  const start = process.cpuUsage()
+  return () => {
+    const used = process.cpuUsage(start)
+    return Math.round((used.user + used.system) / 1000)
+  }
+}
+
+/** The children's user and system times that bash's `times` prints last ("0m0.010s 0m0.350s"). */
+function childCpuMsOf(stdout: string): number | null {
+  const last = stdout.trim().split('\n').at(-1) ?? ''
+  const times = [...last.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60_000 + Number(m[2]) * 1000)
+  return times.length === 2 ? Math.round((times[0] as number) + (times[1] as number)) : null
+}
+
+/**
+ * Where the CPU of both sides goes, per MB read, and what that allows on this machine's cores:
+ * `mountCpuBoundMBps` is the mount's rate if every core did nothing but its pipeline (daemon,
+ * emulator, dd). When it is near `mountMBps`, the mount is CPU-bound, and `neededCpuMsPerMB`
+ * is what the whole pipeline may cost per MB for 0.9 of plain HTTP. `floorMsPerMB` is the least
+ * it could cost with no fichfs work at all: the emulator serving it (as measured), dd, the
+ * binding alone (ceiling-fs's CPU) and a plain HTTP client receiving it; `floorCpuBoundMBps` is
+ * the rate that floor allows. A floor above `neededCpuMsPerMB` means 0.9 cannot be reached on
+ * this machine whatever the daemon does.
+ */
+function cpuBudget(input: {
+  cores: number
+  size: number
+  httpMBps: number
+  http: { clientMs?: number; emulatorMs: number }
+  mount: { daemonMs: number | null; emulatorMs: number; ddMs: number | null }
+  ceilingDaemonMs: number | null
+}) {
+  const mb = input.size / 1e6
+  const perMB = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : round(ms / mb, 2))
+  const mountTotal = input.mount.daemonMs === null ? null : input.mount.daemonMs + input.mount.emulatorMs + (input.mount.ddMs ?? 0)
+  const httpTotal = input.http.emulatorMs + (input.http.clientMs ?? 0)
+  const floor = input.mount.emulatorMs + (input.mount.ddMs ?? 0) + (input.ceilingDaemonMs ?? 0) + (input.http.clientMs ?? 0)
+  return {
+    cores: input.cores,
+    http: { ...input.http, totalMs: httpTotal, msPerMB: perMB(httpTotal) },
+    mount: { ...input.mount, totalMs: mountTotal, msPerMB: perMB(mountTotal), daemonMsPerMB: perMB(input.mount.daemonMs), emulatorMsPerMB: perMB(input.mount.emulatorMs) },
+    mountCpuBoundMBps: mountTotal ? round((input.cores * 1000) / (mountTotal / mb), 1) : null,
+    neededCpuMsPerMB: round((input.cores * 1000) / (0.9 * input.httpMBps), 2),
+    floorMsPerMB: perMB(floor),
+    floorCpuBoundMBps: round((input.cores * 1000) / (floor / mb), 1),
   }
 }
