@@ -4,7 +4,6 @@
  * changed things, and a commit by another process on the same store must show at once.
  */
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { BlockCache } from '../../src/cache/block-cache.js'
 import { MetadataStore } from '../../src/cache/metadata-store.js'
@@ -12,11 +11,11 @@ import type { FichierClient } from '../../src/client/fichier-client.js'
 import { FichierFs } from '../../src/fs/fichier-fs.js'
 import { startTestEmulator, type TestEmulator } from '../emulator/helpers.js'
 import { testClient } from '../support/client.js'
-import { removeDir, tempDir } from '../support/mount.js'
+import { source, stopFsCore } from '../support/fs-core.js'
+import { tempDir } from '../support/mount.js'
 
 const O_WRONLY = 1
 const O_TRUNC = 0o1000
-const source = (name: string, data: string) => ({ name, size: Buffer.byteLength(data), open: () => Readable.from([Buffer.from(data)]) })
 const errnoOf = async (work: Promise<unknown>) => work.then(() => 'ok', (error: { errno?: string }) => error.errno)
 
 describe('the attribute cache', () => {
@@ -43,13 +42,7 @@ describe('the attribute cache', () => {
     for (let i = 0; i < 12; i++) await fs.getattr(`/tree/f${i}.txt`)
   })
 
-  afterEach(async () => {
-    await fs.shutdown({ wait: false })
-    store.close()
-    await client.close()
-    await t.dispose()
-    await removeDir(dir)
-  })
+  afterEach(() => stopFsCore({ fs, store, client, t, dir }))
 
   it('answers a walked folder from memory', async () => {
     for (let i = 0; i < 12; i++) expect(fs.cachedAttr(`/tree/f${i}.txt`)?.size).toBe(i + 1)

@@ -2,7 +2,6 @@
  * The filesystem core without a kernel: FichierFs over the real client and the emulator.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { Readable } from 'node:stream'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { BlockCache } from '../../src/cache/block-cache.js'
@@ -14,12 +13,12 @@ import { FsError, toErrno } from '../../src/fs/errors.js'
 import { FichierFs, type FsRemote } from '../../src/fs/fichier-fs.js'
 import { startTestEmulator, type TestEmulator } from '../emulator/helpers.js'
 import { captureLog, testClient } from '../support/client.js'
-import { removeDir, tempDir } from '../support/mount.js'
+import { source, stopFsCore } from '../support/fs-core.js'
+import { tempDir } from '../support/mount.js'
 
 const O_WRONLY = 1
 const O_RDWR = 2
 const O_TRUNC = 0o1000
-const source = (name: string, data: string) => ({ name, size: Buffer.byteLength(data), open: () => Readable.from([Buffer.from(data)]) })
 /** A folder's entries without `.` and `..` (readdir lists them first, as on every Linux filesystem). */
 const children = async (fs: FichierFs, path: string) => (await fs.readdir(path)).names.filter((name) => name !== '.' && name !== '..')
 
@@ -52,13 +51,7 @@ describe('FichierFs core (no kernel)', () => {
     fs = makeFs()
   })
 
-  afterEach(async () => {
-    await fs.shutdown({ wait: false })
-    store.close()
-    await client.close()
-    await t.dispose()
-    await removeDir(dir)
-  })
+  afterEach(() => stopFsCore({ fs, store, client, t, dir }))
 
   it('shows two remote files of the same name under distinct, stable names', async () => {
     const folder = await client.mkdir(0, 'dups')

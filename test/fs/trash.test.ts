@@ -2,7 +2,6 @@
  * The trash in the filesystem core, without a kernel: what deletions, overwrites, restores and
  * the desktop's `.Trash-<uid>` view do on the account, and what each costs in API calls.
  */
-import { Readable } from 'node:stream'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { BlockCache } from '../../src/cache/block-cache.js'
@@ -13,12 +12,12 @@ import { escapeTrashPath, TRASH_FOLDER_NAME } from '../../src/fs/trash.js'
 import { startTestEmulator, type TestEmulator } from '../emulator/helpers.js'
 import { callMeter } from '../support/checks.js'
 import { testClient } from '../support/client.js'
-import { removeDir, tempDir } from '../support/mount.js'
+import { source, stopFsCore } from '../support/fs-core.js'
+import { tempDir } from '../support/mount.js'
 
 const O_WRONLY = 1
 const O_CREAT_EXCL = 0o300
 const O_TRUNC = 0o1000
-const source = (name: string, data: string) => ({ name, size: Buffer.byteLength(data), open: () => Readable.from([Buffer.from(data)]) })
 const TRASH = `/${TRASH_FOLDER_NAME}`
 
 
@@ -64,13 +63,7 @@ describe('the trash (core)', () => {
     mark()
   })
 
-  afterEach(async () => {
-    await fs.shutdown({ wait: false })
-    store.close()
-    await client.close()
-    await t.dispose()
-    await removeDir(dir)
-  })
+  afterEach(() => stopFsCore({ fs, store, client, t, dir }))
 
   it('unlink moves the file into the trash folder: one folder/mkdir the first time, then one file/mv each', async () => {
     await client.upload(0, [source('a.txt', 'AAA'), source('b.txt', 'BB')])
