@@ -3,7 +3,7 @@
  * after, before, after, ...) so that a machine whose speed drifts treats both alike, and prints
  * one JSON line with each chosen figure's min / median / max for both.
  *
- *   node dist-bench/scripts/bench/compare.js --bench read --runs 5 --before /other/checkout/bin/fichfs.js \
+ *   node --openssl-legacy-provider dist-bench/scripts/bench/compare.js --bench read --runs 5 --before /other/checkout/bin/fichfs.js \
  *       [--field sequential.ratio ...] [-- extra args for the benchmark]
  *
  * "before" runs the benchmark with FICHFS_BENCH_BIN set to --before (another checkout's built
@@ -49,7 +49,9 @@ function runOnce(bin: string | undefined): Promise<Record<string, unknown>> {
     const env = { ...process.env }
     if (bin) env.FICHFS_BENCH_BIN = bin
     else delete env.FICHFS_BENCH_BIN
-    const child = spawn(process.execPath, [script, ...passThrough], { env, stdio: ['ignore', 'pipe', 'inherit'] })
+    // With this process's Node flags: `node --openssl-legacy-provider compare.js` runs the
+    // benchmarks as their npm scripts do (the emulator hashing uploads with OpenSSL).
+    const child = spawn(process.execPath, [...process.execArgv, script, ...passThrough], { env, stdio: ['ignore', 'pipe', 'inherit'] })
     let stdout = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
     child.on('error', reject)
