@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util'
 import { parseSize } from '../../src/cli/config.js'
 import { startEmulator, type Emulator, type EmulatorStats } from '../../src/emulator/index.js'
 import {
-  ddBytes, fileUrl, isolateRuntimeDir, main, mbps, MIB, mustSh, probe, progress, q, ratio, round, sh, sleep, startCeiling, startDaemon,
+  cpuMsOf, ddBytes, fileUrl, isolateRuntimeDir, main, mbps, MIB, mustSh, probe, progress, q, ratio, round, sh, sleep, startCeiling, startDaemon,
   statsDelta, tempRoot, writeRandomFile,
 } from './harness.js'
 
@@ -63,6 +63,7 @@ await main('read', async (cleanup) => {
   const fileSize = parseSize(opts['file-size'])
   const ttfbSize = Math.min(16 * MIB, size)
   const mountArgs = opts['mount-arg']
+  const cores = Number((await mustSh('nproc')).stdout.trim())
   const root = await tempRoot(cleanup, 'read')
   isolateRuntimeDir(root)
 
@@ -97,9 +98,9 @@ await main('read', async (cleanup) => {
   await sleep(gapMs * 4)
   progress('plain HTTP: big.bin, whole')
   // The emulator runs in this process: its CPU time over a phase is this process's.
-  const httpEmulatorCpu = emulatorCpu()
+  const httpEmulatorCpu0 = cpuMsOf(process.pid)
   const httpBig = await probe<GetResult>(emu, ['get', '--api', emu.apiBase, fileUrl(emu, '/big.bin')])
-  const httpEmulatorCpuMs = httpEmulatorCpu()
+  const httpEmulatorCpuMs = cpuDelta(httpEmulatorCpu0, cpuMsOf(process.pid))
   if (httpBig.bytes !== size) throw new Error(`plain GET got ${httpBig.bytes} bytes of big.bin, expected ${size}`)
   await sleep(gapMs * 4)
 
@@ -141,10 +142,10 @@ await main('read', async (cleanup) => {
 
   progress(`mount: dd of big.bin (${(size / MIB).toFixed(0)} MiB)`)
   const streamCpu0 = daemon.cpuMs()
-  const streamEmulatorCpu = emulatorCpu()
+  const streamEmulatorCpu0 = cpuMsOf(process.pid)
   // `times` after dd: the shell's children's CPU, i.e. dd's (with the kernel's copies in its syscalls).
   const stream = await mustSh(`dd if=${q(join(mnt, 'big.bin'))} of=/dev/null bs=1M; times`)
-  const streamEmulatorCpuMs = streamEmulatorCpu()
+  const streamEmulatorCpuMs = cpuDelta(streamEmulatorCpu0, cpuMsOf(process.pid))
   const ddCpuMs = childCpuMsOf(stream.stdout)
   const streamBytes = ddBytes(stream.stderr)
   if (streamBytes !== size) throw new Error(`dd read ${streamBytes} bytes of big.bin through the mount, expected ${size}`)
@@ -213,7 +214,7 @@ await main('read', async (cleanup) => {
   const ceilingMBps = mbps(size, ceilingDd.ms)
 
   return {
-    config: { sizeBytes: size, latencyMs, timeScale, files: fileCount, fileSizeBytes: fileSize, mountArgs, cpus: (await mustSh('nproc')).stdout.trim() },
+    config: { sizeBytes: size, latencyMs, timeScale, files: fileCount, fileSizeBytes: fileSize, mountArgs, cpus: String(cores) },
     sequential: {
       bytes: size,
       mountMBps: sequentialMBps,
@@ -234,7 +235,7 @@ await main('read', async (cleanup) => {
       /** The daemon's CPU time over the stream: near mountMs would mean it is CPU-bound. */
       daemonCpuMs: streamCpuMs,
       cpu: cpuBudget({
-        cores: Number((await mustSh('nproc')).stdout.trim()),
+        cores,
         size,
         httpMBps,
         http: { clientMs: httpBig.cpuMs, emulatorMs: httpEmulatorCpuMs },
@@ -356,15 +357,6 @@ async function cappedPhase(
   }
 }
 
-/** A closure that returns this process's CPU ms since it was made. */
-function emulatorCpu(): () => number {
-  const start = process.cpuUsage()
-  return () => {
-    const used = process.cpuUsage(start)
-    return Math.round((used.user + used.system) / 1000)
-  }
-}
-
 /** The children's user and system times that bash's `times` prints last ("0m0.010s 0m0.350s"). */
 function childCpuMsOf(stdout: string): number | null {
   const last = stdout.trim().split('\n').at(-1) ?? ''
@@ -386,15 +378,15 @@ function cpuBudget(input: {
   cores: number
   size: number
   httpMBps: number
-  http: { clientMs?: number; emulatorMs: number }
-  mount: { daemonMs: number | null; emulatorMs: number; ddMs: number | null }
+  http: { clientMs?: number; emulatorMs: number | null }
+  mount: { daemonMs: number | null; emulatorMs: number | null; ddMs: number | null }
   ceilingDaemonMs: number | null
 }) {
   const mb = input.size / 1e6
   const perMB = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : round(ms / mb, 2))
-  const mountTotal = input.mount.daemonMs === null ? null : input.mount.daemonMs + input.mount.emulatorMs + (input.mount.ddMs ?? 0)
-  const httpTotal = input.http.emulatorMs + (input.http.clientMs ?? 0)
-  const floor = input.mount.emulatorMs + (input.mount.ddMs ?? 0) + (input.ceilingDaemonMs ?? 0) + (input.http.clientMs ?? 0)
+  const mountTotal = input.mount.daemonMs === null ? null : input.mount.daemonMs + (input.mount.emulatorMs ?? 0) + (input.mount.ddMs ?? 0)
+  const httpTotal = (input.http.emulatorMs ?? 0) + (input.http.clientMs ?? 0)
+  const floor = (input.mount.emulatorMs ?? 0) + (input.mount.ddMs ?? 0) + (input.ceilingDaemonMs ?? 0) + (input.http.clientMs ?? 0)
   return {
     cores: input.cores,
     http: { ...input.http, totalMs: httpTotal, msPerMB: perMB(httpTotal) },
