@@ -46,7 +46,10 @@ export async function stageStream(source: Readable, tmpDir: string, maxSize = Nu
     await once(out, 'finish')
     if (failed) throw failed
   } catch (error) {
+    // The temp file is created when the stream's open completes, which can be after this
+    // catch runs (a reset before the first chunk): remove it only once the stream has closed.
     out.destroy()
+    if (!out.closed) await once(out, 'close').catch(() => undefined)
     await rm(tempPath, { force: true })
     throw error
   }

@@ -4,7 +4,7 @@
  * the Whirlpool specification gives.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pathToFileURL } from 'node:url'
@@ -24,6 +24,20 @@ describe('the emulator stages an upload with its Whirlpool', () => {
     if (staged.overflow) return
     expect(staged.whirlpool).toBe(ABC)
     expect(readFileSync(staged.tempPath, 'utf8')).toBe('abc')
+  })
+
+  it('a source that fails before its first chunk leaves no temp file once the promise settles', async () => {
+    // The temp file appears when the write stream's open completes, which can come after the
+    // failure: stageStream removes it only once the stream has closed, whatever the order.
+    const dir = join(root, 'failing')
+    mkdirSync(dir)
+    for (let round = 0; round < 50; round++) {
+      const source = new Readable({ read() {} })
+      const staging = stageStream(source, dir)
+      source.destroy(new Error('connection reset'))
+      await expect(staging).rejects.toThrow('connection reset')
+      expect(readdirSync(dir)).toEqual([])
+    }
   })
 
   it('under --openssl-legacy-provider (OpenSSL), from the built emulator', () => {
