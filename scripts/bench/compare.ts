@@ -23,9 +23,9 @@ const DEFAULT_FIELDS: Record<string, string[]> = {
     'sequential.cpu.mount.msPerMB', 'sequential.cpu.mount.daemonMsPerMB', 'sequential.cpu.mount.emulatorMsPerMB', 'sequential.cpu.http.msPerMB',
     'sequential.cpu.mountCpuBoundMBps', 'sequential.cpu.neededCpuMsPerMB', 'sequential.cpu.floorMsPerMB', 'sequential.cpu.floorCpuBoundMBps',
     'capped.mountMBps', 'capped.httpMBps', 'capped.ratio', 'capped.connections', 'ttfb.ratio', 'parallel.ratio', 'parallel.downloadAmplification',
-    'rssMiB.stream.idle', 'rssMiB.stream.peakAfterStream', 'rssMiB.parallel.idle', 'rssMiB.parallel.peak',
+    'rssMiB.stream.idleAtMount', 'rssMiB.stream.idle', 'rssMiB.stream.peakAfterStream', 'rssMiB.parallel.idleAtMount', 'rssMiB.parallel.idle', 'rssMiB.parallel.peak',
   ],
-  write: ['big.mountMBps', 'big.httpMBps', 'big.ratio', 'big.uploadStartedAfterMs', 'big.ceiling.fuseMBps', 'big.daemonCpuMs', 'rssMiB.big.idle', 'rssMiB.big.peak'],
+  write: ['big.mountMBps', 'big.httpMBps', 'big.ratio', 'big.uploadStartedAfterMs', 'big.ceiling.fuseMBps', 'big.daemonCpuMs', 'rssMiB.big.idleAtMount', 'rssMiB.big.idle', 'rssMiB.big.peak', 'rssMiB.rsync.idle', 'rssMiB.rsync.peak'],
   meta: ['find.ratio', 'stat.mountPerSec', 'stat.ceilingPerSec', 'stat.ratio', 'lsR.mountMs', 'lsR.ceilingMs', 'lsR.ratio'],
 }
 

@@ -229,6 +229,21 @@ export function rssOf(pid: number): Rss | null {
   }
 }
 
+/**
+ * How long a fresh mount is left alone before its idle RSS is read. Right after the mount the
+ * startup's young generation and freed heap pages are still resident; V8's memory reducer
+ * returns them about 8 s after the last collection, and fichfs's idle settle (settle.ts) checks
+ * every 10 s. An idle mount's footprint is the one after that, for as long as it stays idle.
+ */
+export const IDLE_REST_MS = 12_000
+
+/** A fresh daemon's RSS at the mount and after IDLE_REST_MS of doing nothing (MiB). */
+export async function idleRss(daemon: Daemon): Promise<{ atMount: number | undefined; rested: number | undefined }> {
+  const atMount = daemon.rss()?.nowMiB
+  await sleep(IDLE_REST_MS)
+  return { atMount, rested: daemon.rss()?.nowMiB }
+}
+
 /** CPU time (user + system) a process has used so far, in ms; /proc/PID/stat counts in 1/100 s. */
 export function cpuMsOf(pid: number): number | null {
   try {

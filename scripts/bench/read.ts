@@ -11,7 +11,8 @@
  *   ttfb        first byte of a file nobody read yet, through the mount vs get_token + GET
  *   ffprobe     an MP4 with its moov at the end (ffmpeg's default), cold then warm
  *   parallel    20 files read at once (a second daemon, so its VmHWM is that phase's own)
- *   rss         the daemons' VmHWM (targets: idle <= 70 MiB, peaks <= 150 MiB)
+ *   rss         the daemons' VmHWM (targets: idle <= 70 MiB, peaks <= 150 MiB); idle is VmRSS after
+ *               the fresh mount rested IDLE_REST_MS (12 s), idleAtMount the moment it came up
  *   capped      a second emulator capping each download body (--capped-mbps, 25 MB/s): a
  *               --capped-size file (256 MiB) through a fresh mount vs one plain GET, and the
  *               most download bodies the emulator sent at once (`connections`)
@@ -26,7 +27,7 @@ import { parseArgs } from 'node:util'
 import { parseSize } from '../../src/cli/config.js'
 import { startEmulator, type Emulator, type EmulatorStats } from '../../src/emulator/index.js'
 import {
-  cpuMsOf, ddBytes, fileUrl, isolateRuntimeDir, main, mbps, MIB, mustSh, probe, progress, q, ratio, round, sh, sleep, startCeiling, startDaemon,
+  cpuMsOf, ddBytes, fileUrl, idleRss, isolateRuntimeDir, main, mbps, MIB, mustSh, probe, progress, q, ratio, round, sh, sleep, startCeiling, startDaemon,
   statsDelta, tempRoot, writeRandomFile,
 } from './harness.js'
 
@@ -126,7 +127,7 @@ await main('read', async (cleanup) => {
   const daemon = await startDaemon(emu, cleanup, { root, label: 'stream', timeScale, extraArgs: mountArgs })
   const mountMs = round(performance.now() - t0)
   const mnt = daemon.mountpoint
-  const idle = daemon.rss()
+  const idle = await idleRss(daemon)
   let mark: EmulatorStats = emu.stats()
   const phase = () => {
     const now = emu.stats()
@@ -189,7 +190,7 @@ await main('read', async (cleanup) => {
   // flood, which the new daemon cannot know of (its cache dir, and so its pacer gates, are new).
   await sleep(30_000 / timeScale + 500)
   const daemon2 = await startDaemon(emu, cleanup, { root, label: 'parallel', timeScale, extraArgs: mountArgs })
-  const idle2 = daemon2.rss()
+  const idle2 = await idleRss(daemon2)
   mark = emu.stats()
   progress(`mount: ${fileCount} files at once`)
   const parallelCpu0 = daemon2.cpuMs()
@@ -268,8 +269,8 @@ await main('read', async (cleanup) => {
       downloadAmplification: round(parallelApi.download.bytes / parallelBytes, 3),
     },
     rssMiB: {
-      stream: { idle: idle?.nowMiB, peakAfterStream: afterStream?.peakMiB, peakAfterFfprobe: afterFfprobe?.peakMiB, nowAfterStream: afterStream?.nowMiB },
-      parallel: { idle: idle2?.nowMiB, peak: afterParallel?.peakMiB, now: afterParallel?.nowMiB },
+      stream: { idle: idle.rested, idleAtMount: idle.atMount, peakAfterStream: afterStream?.peakMiB, peakAfterFfprobe: afterFfprobe?.peakMiB, nowAfterStream: afterStream?.nowMiB },
+      parallel: { idle: idle2.rested, idleAtMount: idle2.atMount, peak: afterParallel?.peakMiB, now: afterParallel?.nowMiB },
       targetMiB: { idle: 70, peak: 150 },
     },
     api: {
