@@ -22,6 +22,7 @@ describe('launcher', () => {
     const flags = nodeFlagsOf()
     expect(flags).toContain('--openssl-legacy-provider')
     expect(flags.some((flag) => flag.startsWith('--max-semi-space-size='))).toBe(true)
+    expect(flags).toContain('--v8-pool-size=1')
     expect(fichfsCommand(['mount', '/mnt'])).toEqual([process.execPath, [...flags, FICHFS_BIN, 'mount', '/mnt']])
     // mount.fichfs (fstab), as root and through runuser.
     const plan = { mountpoint: '/mnt', args: ['mount', '/mnt'], fake: false, verbose: false, warnings: [] }
