@@ -14,6 +14,7 @@
 import { parseArgs } from 'node:util'
 import { openAccount } from '../../src/cli/account.js'
 import { parseSize } from '../../src/cli/config.js'
+import { youngCollector } from '../../src/cli/settle.js'
 import { blockCacheFor, readerOptionsFor, RemoteReader } from '../../src/fs/reader.js'
 import { join } from 'node:path'
 
@@ -36,7 +37,7 @@ const size = parseSize(opts.size)
 const memoryCache = parseSize(opts['memory-cache'])
 const account = openAccount({ apiKey: process.env.FICHFS_API_KEY, endpoint: opts.api, cacheDir: opts['cache-dir'], timeScale: Number(opts['time-scale']) })
 const cache = blockCacheFor(memoryCache, join(account.accountDir, 'blocks'), parseSize(opts['disk-cache']))
-const reader = new RemoteReader(account.client, cache, readerOptionsFor(memoryCache))
+const reader = new RemoteReader(account.client, cache, readerOptionsFor(memoryCache, undefined, youngCollector()))
 const file = { url: opts.url, id: 'benchfile', size }
 const stream = reader.newStream()
 const request = Number(opts.request)
@@ -51,9 +52,11 @@ async function lane(buffer: Buffer): Promise<void> {
   while (next < size) {
     const offset = next
     next += request
-    const parts = await reader.read(file, stream, offset, request)
-    let copied = 0
-    for (const part of parts) copied += part.copy(buffer, copied, 0, Math.min(part.length, request - copied))
+    const copied = await reader.read(file, stream, offset, request, (parts) => {
+      let at = 0
+      for (const part of parts) at += part.copy(buffer, at, 0, Math.min(part.length, request - at))
+      return at
+    })
     bytes += copied
   }
 }

@@ -2,8 +2,8 @@
  * Cache of file content in fixed-size blocks, keyed by file id and block index.
  *
  * A 1fichier file's content never changes under one URL (an overwrite is a new upload with a
- * new URL), so a block is valid for as long as it is kept. A block is kept as the list of
- * chunks it arrived in: gluing them into one buffer would copy every byte once more. Two tiers:
+ * new URL), so a block is valid for as long as it is kept. A downloaded block is one buffer of
+ * the pool (block-pool.ts), which the memory tier gives back when it drops the block. Two tiers:
  *   - memory: an LRU bounded in bytes (lru-cache), for re-reads and read-ahead;
  *   - disk (optional): an LRU of block files under the cache dir, bounded in bytes, for the
  *     blocks worth keeping across remounts (heads and tails that players and thumbnailers
@@ -13,8 +13,9 @@ import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LRUCache } from 'lru-cache'
+import { BlockPool } from './block-pool.js'
 
-/** A block's bytes, in order, as the chunks they arrived in. */
+/** A block's bytes, in order (one buffer for a downloaded block; a list where bytes came in parts). */
 export type Block = Buffer[]
 
 export function blockLength(block: Block): number {
@@ -50,6 +51,8 @@ export type BlockSource = 'memory' | 'readAhead' | 'fetched'
 
 export class BlockCache {
   readonly blockSize: number
+  /** Buffers for downloaded blocks: a block the memory tier drops goes back here (block-pool.ts). */
+  readonly pool: BlockPool
   private readonly memory: LRUCache<string, Block>
   private readonly disk?: LRUCache<string, number>
   private readonly diskDir?: string
@@ -58,9 +61,13 @@ export class BlockCache {
 
   constructor(options: BlockCacheOptions) {
     this.blockSize = options.blockSize
+    this.pool = new BlockPool(options.blockSize)
     this.memory = new LRUCache<string, Block>({
       maxSize: Math.max(options.memoryBytes, options.blockSize),
       sizeCalculation: (block) => Math.max(1, blockLength(block)),
+      // Evicted, replaced or forgotten: its buffer goes back to the pool for the next block (a
+      // read that still holds the block sees it is stale, block-pool.ts).
+      dispose: (block) => this.pool.retire(block),
     })
     if (options.diskDir && (options.diskBytes ?? 0) > 0) {
       this.diskDir = options.diskDir
@@ -139,7 +146,9 @@ export class BlockCache {
     const key = BlockCache.key(fileId, index)
     if (!this.disk || this.disk.has(key)) return
     this.disk.set(key, blockLength(block))
-    const write = this.writeBlock(key, block).finally(() => this.writes.delete(write))
+    // The write outlives this call: a pooled buffer could be reused under it, so it gets a copy.
+    const bytes = block.length === 1 && !this.pool.owns(block[0] as Buffer) ? (block[0] as Buffer) : Buffer.concat(block)
+    const write = this.writeBlock(key, bytes).finally(() => this.writes.delete(write))
     this.writes.add(write)
   }
 
@@ -164,11 +173,11 @@ export class BlockCache {
     return join(this.diskDir as string, key.replace(/[^a-zA-Z0-9_.-]/g, '_'))
   }
 
-  private async writeBlock(key: string, block: Block): Promise<void> {
+  private async writeBlock(key: string, bytes: Buffer): Promise<void> {
     const path = this.diskPath(key)
     const temp = `${path}.${process.pid}.tmp`
     try {
-      await writeFile(temp, block.length === 1 ? (block[0] as Buffer) : Buffer.concat(block))
+      await writeFile(temp, bytes)
       await rename(temp, path)
       // Evicted while it was being written: its eviction found no file to delete.
       if (!this.disk?.has(key)) await rm(path, { force: true })

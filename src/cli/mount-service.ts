@@ -15,6 +15,7 @@ import { freeReserveIfFull } from '../fs/cache-space.js'
 import { FichierFs } from '../fs/fichier-fs.js'
 import { mountFuse, type FuseMount } from '../fs/fuse-adapter.js'
 import { blockCacheFor, readerOptionsFor } from '../fs/reader.js'
+import { youngCollector } from './settle.js'
 import type { UploadStatus } from '../fs/uploader.js'
 import type { Logger } from '../log.js'
 import { isRejectedKey, openAccount } from './account.js'
@@ -95,7 +96,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     spoolDir: join(accountDir, 'spool'),
     // Room for the journal to record deletes and failed writes when the disk fills up.
     cacheSpace: { dir: accountDir, reserveBytes: CACHE_DISK_RESERVE_BYTES },
-    reader: readerOptionsFor(settings.memoryCacheBytes, settings.downloadConnections),
+    reader: readerOptionsFor(settings.memoryCacheBytes, settings.downloadConnections, youngCollector()),
     trash: settings.trash === false ? undefined : { retentionMs: settings.trashRetentionMs ?? DEFAULT_TRASH_RETENTION_MS },
     uploader: {
       writeBackDelayMs: settings.writeBackMs,

@@ -8,16 +8,31 @@
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 
-let collect: (() => void) | undefined
+type Gc = (options?: { type?: 'major' | 'minor' }) => void
+let collect: Gc | undefined
 
 /** V8's gc(), without --expose-gc on the command line. */
-function gcFunction(): () => void {
+function gcFunction(): Gc {
   if (collect) return collect
-  const exposed = (globalThis as { gc?: () => void }).gc
+  const exposed = (globalThis as { gc?: Gc }).gc
   if (exposed) return (collect = exposed)
   setFlagsFromString('--expose-gc')
-  collect = runInNewContext('gc') as () => void
+  collect = runInNewContext('gc') as Gc
   return collect
+}
+
+/**
+ * A young-generation collection (a scavenge: about a millisecond, no pause of the old
+ * generation), for the reader's downloads (reader.ts, youngCollection); undefined where V8's
+ * gc() cannot be had.
+ */
+export function youngCollector(): (() => void) | undefined {
+  try {
+    const gc = gcFunction()
+    return () => gc({ type: 'minor' })
+  } catch {
+    return undefined
+  }
 }
 
 /** One full collection now. */

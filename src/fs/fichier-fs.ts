@@ -437,21 +437,28 @@ export class FichierFs {
     return this.handles.add(this.locals.handle(path, local, true))
   }
 
-  /** The bytes at `position`, as a list of buffers (fewer than `length` bytes: end of file). */
-  async read(fh: number, length: number, position: number): Promise<Buffer[]> {
+  /**
+   * The bytes at `position` (fewer than `length`: end of file), handed to `consume` as a list
+   * of buffers it must be done with when it returns (a remote file's are the cache's own
+   * blocks, used again after the read: reader.ts); without `consume`, a copy comes back.
+   */
+  read(fh: number, length: number, position: number): Promise<Buffer>
+  read<T>(fh: number, length: number, position: number, consume: (parts: Buffer[]) => T): Promise<T>
+  async read<T>(fh: number, length: number, position: number, consume?: (parts: Buffer[]) => T): Promise<T | Buffer> {
+    const use: (parts: Buffer[]) => T | Buffer = consume ?? ((parts) => Buffer.concat(parts))
     const handle = this.handles.get(fh)
     if (handle.kind === 'remote') {
       try {
-        return await this.reader.read(handle.file, handle.stream, position, length)
+        return await this.reader.read(handle.file, handle.stream, position, length, use)
       } catch (error) {
         // Deleted from 1fichier by someone else (a listing over the cap cannot show that): forget it.
         if ((error as { errno?: string }).errno === 'ENOENT' && !handle.orphan && this.store.fileByUrl(handle.file.url)) this.deletions.forgetFile(handle.file.url)
         throw error
       }
     }
-    if (handle.kind === 'trash-info') return (this.trashView as TrashView<Attr>).read(handle, length, position)
-    if (!handle.spoolPath) return []
-    return [await this.spool.read(handle.spoolPath, position, length)]
+    if (handle.kind === 'trash-info') return use((this.trashView as TrashView<Attr>).read(handle, length, position))
+    if (!handle.spoolPath) return use([])
+    return use([await this.spool.read(handle.spoolPath, position, length)])
   }
 
   async write(fh: number, data: Buffer, position: number): Promise<number> {

@@ -123,8 +123,17 @@ export function createFuseOps(fs: FichierFs, log: Logger, timeouts: Record<strin
     statfs: (path: Path, cb: Cb) => run('statfs', shown(path), () => fs.statfs(), value(cb), cb),
     open: (path: Path, flags: number, cb: Cb) => run('open', shown(path), named(path, (p) => fs.open(p, flags)), value(cb), cb),
     create: (path: Path, mode: number, cb: Cb) => run('create', shown(path), named(path, (p) => fs.create(p, mode)), value(cb), cb),
-    read: (path: Path, fh: number, buf: Buffer, length: number, position: number, cb: Cb) =>
-      run('read', shown(path), () => fs.read(fh, length, position), (parts) => cb(copyParts(parts, buf, length)), cb),
+    // The bytes are copied into the kernel's buffer in the step that found the read's blocks
+    // current (FichierFs.read's consume: the cache reuses a dropped block's buffer), unless the
+    // read already answered ETIMEDOUT: then the buffer is libfuse's again and is not touched.
+    read: (path: Path, fh: number, buf: Buffer, length: number, position: number, cb: Cb) => {
+      let answered = false
+      const fail = (errno: number) => {
+        answered = true
+        cb(errno)
+      }
+      run('read', shown(path), () => fs.read(fh, length, position, (parts) => (answered ? 0 : copyParts(parts, buf, length))), (n) => cb(n), fail)
+    },
     // The buffer stays valid until the reply, and writes have no time limit, so the reply
     // always comes after the spool write finished with it: no copy needed.
     write: (path: Path, fh: number, buf: Buffer, length: number, position: number, cb: Cb) =>

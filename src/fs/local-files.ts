@@ -339,11 +339,8 @@ export class LocalFiles implements LocalTracker {
     const stream = this.reader.newStream()
     const chunk = 8 << 20
     for (let offset = 0; offset < handle.file.size; offset += chunk) {
-      let at = offset
-      for (const part of await this.reader.read(handle.file, stream, offset, chunk)) {
-        await this.spool.write(spoolPath, part, at)
-        at += part.length
-      }
+      // A copy: the spool write outlives the read, and the cache reuses a dropped block's buffer.
+      await this.spool.write(spoolPath, await this.reader.read(handle.file, stream, offset, chunk), offset)
     }
   }
 }

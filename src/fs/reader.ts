@@ -18,6 +18,7 @@
  * - A random read fetches only the blocks it needs (one GET per run of missing blocks).
  */
 import { BlockCache, type Block, type BlockSource } from '../cache/block-cache.js'
+import type { BlockPool } from '../cache/block-pool.js'
 import { FichierApiError } from '../client/errors.js'
 import { fsError } from './errors.js'
 
@@ -52,6 +53,12 @@ export interface ReaderOptions {
   idleLaneMs: number
   /** Blocks at each end of a file that go to the disk tier (what players and thumbnailers probe). */
   edgeBlocks: number
+  /**
+   * A young-generation collection every `everyBytes` downloaded (the mount passes V8's; none in
+   * tests): the socket chunks a body arrives in are garbage once copied into their block, and
+   * V8 would otherwise let tens of MiB of them pile up between its own collections.
+   */
+  youngCollection?: { everyBytes: number; collect: () => void }
 }
 
 export const DEFAULT_READER_OPTIONS: ReaderOptions = {
@@ -82,8 +89,13 @@ export function readAheadBudget(memoryCacheBytes: number): number {
   return Math.max(4 << 20, memoryCacheBytes - (8 << 20))
 }
 
-export function readerOptionsFor(memoryCacheBytes: number, connections?: number): Partial<ReaderOptions> {
+/** Downloaded bytes between two young-generation collections (block-pool.ts says why). */
+export const YOUNG_COLLECTION_BYTES = 4 << 20
+
+/** A mount's reader options; `collectYoung` is V8's scavenge where the process can call it. */
+export function readerOptionsFor(memoryCacheBytes: number, connections?: number, collectYoung?: () => void): Partial<ReaderOptions> {
   const options: Partial<ReaderOptions> = { prefetchBudgetBytes: readAheadBudget(memoryCacheBytes) }
+  if (collectYoung) options.youngCollection = { everyBytes: YOUNG_COLLECTION_BYTES, collect: collectYoung }
   if (connections !== undefined) {
     options.maxConnections = connections
     options.maxLanesPerStream = Math.min(DEFAULT_READER_OPTIONS.maxLanesPerStream, connections)
@@ -127,6 +139,10 @@ export interface ReaderStats {
   reads: number
   waits: number
   waitMs: number
+  /** Blocks a read found dropped (their buffers reused) after it waited, and looked up again. */
+  staleBlocks: number
+  /** Block buffers (block-pool.ts): allocated, handed out again, left to the GC; free now. */
+  blockBuffers: { allocated: number; reused: number; dropped: number; free: number }
 }
 
 /**
@@ -166,35 +182,47 @@ interface Deferred {
 }
 
 /**
- * A download body regrouped into whole blocks, as slices of its chunks (no copy): from byte
- * `start` (the start of block `firstIndex`) until `end()` bytes, which a caller may lower while
- * it reads. The consumer's await between blocks is the backpressure: the body is not pulled
- * meanwhile. `offset()` tells how far the body got, for the caller's "ended early" check.
+ * A download body regrouped into whole blocks, each copied into one buffer of the pool: from
+ * byte `start` (the start of block `firstIndex`) until `end()` bytes, which a caller may lower
+ * while it reads. The copy lets each socket chunk die young (block-pool.ts says why that
+ * matters); a block's buffer is the consumer's once yielded, and goes back to the pool if the
+ * body breaks before the block is whole. The consumer's await between blocks is the
+ * backpressure: the body is not pulled meanwhile. `offset()` tells how far the body got, for
+ * the caller's "ended early" check.
  */
-function blocksOfBody(chunks: AsyncIterable<Buffer>, at: { start: number; firstIndex: number; blockSize: number; fileSize: number; end: () => number; onChunk: (chunk: Buffer) => void; onBytes: (bytes: number) => void }) {
+function blocksOfBody(chunks: AsyncIterable<Buffer>, at: { start: number; firstIndex: number; blockSize: number; fileSize: number; pool: BlockPool; end: () => number; onChunk: (chunk: Buffer) => void; onBytes: (bytes: number) => void }) {
   let offset = at.start
   async function* blocks(): AsyncGenerator<{ index: number; block: Block }> {
     let index = at.firstIndex
-    let blockEnd = Math.min(at.fileSize, (index + 1) * at.blockSize)
-    let block: Block = []
-    for await (const chunk of chunks) {
-      at.onChunk(chunk)
-      let used = 0
-      while (used < chunk.length && offset < at.end()) {
-        // A chunk across a block boundary is split.
-        const take = Math.min(chunk.length - used, blockEnd - offset)
-        block.push(take === chunk.length ? chunk : chunk.subarray(used, used + take))
-        used += take
-        offset += take
-        at.onBytes(take)
-        if (offset === blockEnd) {
-          yield { index, block }
-          index++
-          block = []
-          blockEnd = Math.min(at.fileSize, (index + 1) * at.blockSize)
+    let blockStart = index * at.blockSize
+    let blockEnd = Math.min(at.fileSize, blockStart + at.blockSize)
+    let buffer: Buffer | undefined
+    try {
+      for await (const chunk of chunks) {
+        at.onChunk(chunk)
+        let used = 0
+        while (used < chunk.length && offset < at.end()) {
+          // A chunk across a block boundary is split.
+          const take = Math.min(chunk.length - used, blockEnd - offset)
+          buffer ??= at.pool.acquire()
+          chunk.copy(buffer, offset - blockStart, used, used + take)
+          used += take
+          offset += take
+          at.onBytes(take)
+          if (offset === blockEnd) {
+            const length = blockEnd - blockStart
+            const block = at.pool.seal([length === buffer.length ? buffer : buffer.subarray(0, length)])
+            buffer = undefined
+            yield { index, block }
+            index++
+            blockStart = blockEnd
+            blockEnd = Math.min(at.fileSize, blockStart + at.blockSize)
+          }
         }
+        if (offset >= at.end()) return
       }
-      if (offset >= at.end()) return
+    } finally {
+      if (buffer) at.pool.release(buffer)
     }
   }
   return { blocks: blocks(), offset: () => offset }
@@ -225,8 +253,9 @@ export class RemoteReader {
   /** Streams that have lanes or read-ahead not read yet, and how many of those. */
   private readonly laneStreams = new Set<ReadStream>()
   private readonly unreadOf = new Map<ReadStream, number>()
-  private readonly counters = { spans: 0, bytesFetched: 0, peakConnections: 0, stripedStreams: 0, cancelledLanes: 0, randomReads: 0, reads: 0, waits: 0, waitMs: 0 }
+  private readonly counters = { spans: 0, bytesFetched: 0, peakConnections: 0, stripedStreams: 0, cancelledLanes: 0, randomReads: 0, reads: 0, waits: 0, waitMs: 0, staleBlocks: 0 }
   private connections = 0
+  private sinceCollection = 0
   private readonly waitingForSlot: Array<() => void> = []
   private closed = false
 
@@ -243,15 +272,29 @@ export class RemoteReader {
   }
 
   stats(): ReaderStats {
-    return { ...this.counters, waitMs: Math.round(this.counters.waitMs), readAheadBytes: this.unreadBytes, connections: this.connections }
+    const pool = this.cache.pool.stats()
+    return {
+      ...this.counters, waitMs: Math.round(this.counters.waitMs), readAheadBytes: this.unreadBytes, connections: this.connections,
+      blockBuffers: { allocated: pool.allocated, reused: pool.reused, dropped: pool.dropped, free: pool.free },
+    }
   }
 
   /**
-   * Read up to `length` bytes at `offset`, as a list of slices of the cached chunks (no copy:
-   * the caller copies them once, into the kernel's buffer). Fewer bytes mean end of file.
+   * Read up to `length` bytes at `offset` (fewer bytes mean end of file). `consume` gets them as
+   * slices of the cached blocks, no copy, and must be done with them when it returns: it copies
+   * them where they go (the kernel's buffer). A block buffer goes to another block once the
+   * cache drops it (block-pool.ts): the slices are checked current and handed to `consume` in
+   * one synchronous step. Without `consume`, the bytes come back as a copy.
    */
-  async read(file: RemoteFileRef, stream: ReadStream, offset: number, length: number): Promise<Buffer[]> {
-    if (offset >= file.size || length <= 0) return []
+  read(file: RemoteFileRef, stream: ReadStream, offset: number, length: number): Promise<Buffer>
+  read<T>(file: RemoteFileRef, stream: ReadStream, offset: number, length: number, consume: (parts: Buffer[]) => T): Promise<T>
+  async read<T>(file: RemoteFileRef, stream: ReadStream, offset: number, length: number, consume?: (parts: Buffer[]) => T): Promise<T | Buffer> {
+    const use: (parts: Buffer[]) => T | Buffer = consume ?? ((parts) => Buffer.concat(parts))
+    if (offset >= file.size || length <= 0) return use([])
+    return this.readParts(file, stream, offset, length, use)
+  }
+
+  private async readParts<T>(file: RemoteFileRef, stream: ReadStream, offset: number, length: number, use: (parts: Buffer[]) => T): Promise<T> {
     const end = Math.min(file.size, offset + length)
     const size = this.options.blockSize
     const first = Math.floor(offset / size)
@@ -316,6 +359,9 @@ export class RemoteReader {
       stream.passed = last + 1
     }
     if (sequential && !stream.striped && waitedOn.some((lane) => this.starved(lane))) this.stripe(file, stream)
+    await this.keepCurrent(file, first, parts)
+    // From here to `use` returning, nothing awaits: no block can be dropped and its buffer
+    // reused under the slices.
     const out: Buffer[] = []
     let position = first * size
     for (const block of parts) {
@@ -325,7 +371,26 @@ export class RemoteReader {
         position = chunkEnd
       }
     }
-    return out
+    return use(out)
+  }
+
+  /**
+   * Blocks of this read that the cache dropped, and whose buffers went to other blocks, while
+   * it waited (for its other blocks, or a promise to settle) are looked up again, as copies
+   * that cannot go stale. Rare: the blocks a reader has not read past are kept for it; a memory
+   * cache smaller than one read's blocks makes it happen on every read, and still reads right.
+   */
+  private async keepCurrent(file: RemoteFileRef, first: number, parts: Block[]): Promise<void> {
+    const pool = this.cache.pool
+    for (let tries = 0; ; tries++) {
+      const stale = parts.findIndex((block) => !pool.current(block))
+      if (stale < 0) return
+      if (tries >= 2 * parts.length + 4) throw fsError('EIO', `block ${first + stale} of a file kept being dropped from the memory cache before it could be read`)
+      this.counters.staleBlocks++
+      const again = await (this.blocks(file, first + stale, first + stale, { persist: false, countFrom: Infinity, waitedOn: [] })[0] as Promise<Block>)
+      // Copied in the same step as the check: the copy is this read's own.
+      if (pool.current(again)) parts[stale] = [Buffer.concat(again)]
+    }
   }
 
   /** A striped stream's window is twice as long: its lanes deliver out of order. */
@@ -545,12 +610,12 @@ export class RemoteReader {
       if (!this.admit(lane)) await this.holdBack(lane)
       const body = this.source.readRange(file.url, spanStart, spanEnd - 1, { signal: lane.controller.signal, password: file.password })
       const { blocks } = blocksOfBody(body, {
-        start: spanStart, firstIndex: lane.next, blockSize: size, fileSize: file.size, end: endByte,
+        start: spanStart, firstIndex: lane.next, blockSize: size, fileSize: file.size, pool: this.cache.pool, end: endByte,
         onChunk: (chunk) => {
           lane.firstByteAt ??= performance.now()
           lane.bytes += chunk.length
         },
-        onBytes: (bytes) => (this.counters.bytesFetched += bytes),
+        onBytes: (bytes) => this.received(bytes),
       })
       for await (const { index, block } of blocks) {
         this.complete(file.id, index, block, persistBlock(index))
@@ -735,9 +800,9 @@ export class RemoteReader {
         if (this.closed) throw fsError('EIO', 'filesystem is shutting down')
         const chunks = this.source.readRange(file.url, spanStart, spanEnd - 1, { signal: controller.signal, password: file.password })
         body = blocksOfBody(chunks, {
-          start: spanStart, firstIndex: first, blockSize: size, fileSize: file.size, end: () => spanEnd,
+          start: spanStart, firstIndex: first, blockSize: size, fileSize: file.size, pool: this.cache.pool, end: () => spanEnd,
           onChunk: () => undefined,
-          onBytes: (bytes) => (this.counters.bytesFetched += bytes),
+          onBytes: (bytes) => this.received(bytes),
         })
         for await (const { index, block } of body.blocks) this.complete(file.id, index, block, persistBlock(index))
       } finally {
@@ -762,6 +827,17 @@ export class RemoteReader {
           }
         }
       })
+  }
+
+  /** Bytes downloaded, for the counters and the young-generation collection. */
+  private received(bytes: number): void {
+    this.counters.bytesFetched += bytes
+    const young = this.options.youngCollection
+    if (!young) return
+    this.sinceCollection += bytes
+    if (this.sinceCollection < young.everyBytes) return
+    this.sinceCollection -= young.everyBytes
+    young.collect()
   }
 
   private consumed(key: string): void {

@@ -30,3 +30,21 @@ it('evicts the least recently used blocks beyond its size, on disk too, and find
   expect(Buffer.concat(block ?? []).equals(Buffer.alloc(BLOCK, 17))).toBe(true)
   expect(again.stats().diskHits).toBe(1)
 })
+
+it('a pooled block written to disk keeps its bytes when its buffer is used again before the write ends', async () => {
+  dir = await tempDir('blocks')
+  const diskDir = join(dir, 'blocks')
+  const cache = new BlockCache({ blockSize: BLOCK, memoryBytes: BLOCK, diskDir, diskBytes: 4 * BLOCK })
+  const buffer = cache.pool.acquire().fill(7)
+  cache.set('f', 0, cache.pool.seal([buffer]), true)
+  // Evicted at once (a memory tier of one block), handed out again and overwritten, while the
+  // disk write is still in flight.
+  cache.set('f', 1, [Buffer.alloc(BLOCK, 1)])
+  const reused = cache.pool.acquire()
+  expect(reused.buffer).toBe(buffer.buffer)
+  reused.fill(9)
+  await cache.flush()
+  const again = new BlockCache({ blockSize: BLOCK, memoryBytes: BLOCK, diskDir, diskBytes: 4 * BLOCK })
+  const block = await again.get('f', 0)
+  expect(Buffer.concat(block ?? []).equals(Buffer.alloc(BLOCK, 7))).toBe(true)
+})

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEmulator, type Emulator } from '../../src/emulator/index.js'
 import { expectNoFloods } from '../support/checks.js'
-import { isMounted, mountFichfs, removeDir, run, sh, stopAllMounts, tempDir, type TestMount } from '../support/mount.js'
+import { BIN, isMounted, mountFichfs, removeDir, run, sh, stopAllMounts, tempDir, type TestMount } from '../support/mount.js'
 import { foldersOf, writeTree, type TreeSpec } from '../support/tree.js'
 
 const SPEC: TreeSpec = {
@@ -94,6 +94,10 @@ describe('reading through a real mount', () => {
       // A cold sequential read downloads the file once (issue 12): within 1% of its size.
       if (path === 'media/big/300mb.bin') expect(emu.stats().download.bytes - before).toBeLessThanOrEqual(1.01 * 300_000_000)
     }
+    // The daemon's blocks went round its buffer pool (docs/SEMANTICS.md, Memory): 300 MB through
+    // a 40 MiB memory cache needs far fewer buffers than blocks.
+    const { reader } = JSON.parse(await run(`node ${BIN} status ${mount.mountpoint} --json`)) as { reader: { blockBuffers: { allocated: number; reused: number } } }
+    expect(reader.blockBuffers.reused).toBeGreaterThan(reader.blockBuffers.allocated)
   })
 
   it('dd at random offsets matches the original', async () => {

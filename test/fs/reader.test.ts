@@ -41,7 +41,7 @@ async function readSequentially(reader: RemoteReader, file: { url: string; id: s
   const parts: Buffer[] = []
   for (let offset = 0; offset < file.size; offset += requestBytes) {
     readingAt = offset
-    parts.push(Buffer.concat(await reader.read(file, stream, offset, requestBytes)))
+    parts.push(await reader.read(file, stream, offset, requestBytes))
   }
   return Buffer.concat(parts)
 }
@@ -56,7 +56,7 @@ describe('RemoteReader', () => {
     const parts: Buffer[] = []
     for (let offset = 0; offset < file.size; offset += 256) {
       readingAt = offset
-      parts.push(Buffer.concat(await reader.read(file, stream, offset, 256)))
+      parts.push(await reader.read(file, stream, offset, 256))
       peakAhead = Math.max(peakAhead, reader.stats().readAheadBytes)
     }
     expect(Buffer.concat(parts).equals(data)).toBe(true)
@@ -181,7 +181,7 @@ describe('RemoteReader', () => {
     const offsets = [150 * BLOCK + 10, 3 * BLOCK + 1000, 99 * BLOCK, 170 * BLOCK + 500, 40 * BLOCK + 900]
     for (const offset of offsets) {
       readingAt = offset
-      const got = Buffer.concat(await reader.read(file, stream, offset, 100))
+      const got = await reader.read(file, stream, offset, 100)
       expect(got.equals(data.subarray(offset, offset + 100))).toBe(true)
     }
     // 3*BLOCK+1000 .. +100 crosses into the next block: 6 blocks for 5 reads, nothing more.
@@ -199,7 +199,7 @@ describe('RemoteReader', () => {
     for (let offset = 0; offset < 40 * BLOCK; offset += 512) {
       for (const name of ['a', 'b'] as const) {
         readingAt = offset
-        const got = Buffer.concat(await reader.read(ref(name), streams[name], offset, 512))
+        const got = await reader.read(ref(name), streams[name], offset, 512)
         expect(got.equals(files[name].subarray(offset, offset + 512))).toBe(true)
         peak = Math.max(peak, reader.stats().readAheadBytes)
       }
@@ -211,5 +211,67 @@ describe('RemoteReader', () => {
     // Two lanes per stream at most (neither is starved).
     expect(reader.stats().peakConnections).toBeLessThanOrEqual(4)
     expect(ranges.length).toBeGreaterThan(0)
+  })
+})
+
+describe('RemoteReader block buffers', () => {
+  it('uses block buffers again, and never under a read: many readers at once over a small cache read the right bytes', async () => {
+    const files: Record<string, Buffer> = { a: randomBytes(48 * BLOCK + 300), b: randomBytes(40 * BLOCK), c: randomBytes(33 * BLOCK + 1) }
+    const { source } = fakeSource(files)
+    // A memory tier of 2 blocks and little read-ahead: blocks are dropped all the time.
+    const cache = new BlockCache({ blockSize: BLOCK, memoryBytes: 2 * BLOCK })
+    const reader = new RemoteReader(source, cache, { maxWindowBlocks: 4, prefetchBudgetBytes: 6 * BLOCK, starvedBytesPerSec: 0, edgeBlocks: 0 })
+    const ref = (url: string) => ({ url, id: url, size: (files[url] as Buffer).length })
+    let reads = 0
+    const check = (name: string, offset: number, length: number) => (parts: Buffer[]) => {
+      const got = Buffer.concat(parts)
+      const want = (files[name] as Buffer).subarray(offset, offset + length)
+      if (!got.equals(want)) throw new Error(`${name} at ${offset}: wrong bytes`)
+      reads++
+      return got.length
+    }
+    const sequential = async (name: string, request: number) => {
+      const stream = reader.newStream()
+      for (let offset = 0; offset < ref(name).size; offset += request) await reader.read(ref(name), stream, offset, request, check(name, offset, request))
+    }
+    const random = async (name: string, count: number) => {
+      const stream = reader.newStream()
+      let seed = 7
+      for (let n = 0; n < count; n++) {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31
+        const offset = seed % ref(name).size
+        await reader.read(ref(name), stream, offset, 1500, check(name, offset, 1500))
+      }
+    }
+    await Promise.all([sequential('a', 512), sequential('b', 700), sequential('c', 1024), random('a', 60), random('b', 60), sequential('a', 2000)])
+    expect(reads).toBeGreaterThan(300)
+    const pool = cache.pool.stats()
+    // Buffers went round: far fewer allocated than blocks downloaded.
+    expect(pool.reused).toBeGreaterThan(50)
+    expect(pool.allocated).toBeLessThan(reader.stats().bytesFetched / BLOCK / 2)
+  })
+
+  it('a read whose blocks the cache dropped while it waited reads them again: right bytes over a 1-block memory tier', async () => {
+    const data = randomBytes(12 * BLOCK)
+    const { source } = fakeSource({ a: data })
+    const cache = new BlockCache({ blockSize: BLOCK, memoryBytes: BLOCK })
+    const reader = new RemoteReader(source, cache, { maxWindowBlocks: 1, prefetchBudgetBytes: BLOCK, starvedBytesPerSec: 0, edgeBlocks: 0 })
+    const file = { url: 'a', id: 'a', size: data.length }
+    // Each read spans two blocks, and one block of memory cannot hold both.
+    for (let index = 1; index < 12; index++) {
+      const offset = index * BLOCK - 100
+      const got = await reader.read(file, reader.newStream(), offset, 200, (parts) => Buffer.concat(parts))
+      expect(got.equals(data.subarray(offset, offset + 200))).toBe(true)
+    }
+    expect(reader.stats().staleBlocks).toBeGreaterThan(0)
+  })
+
+  it('a young-generation collection every youngCollection.everyBytes downloaded', async () => {
+    const data = randomBytes(40 * BLOCK)
+    let collections = 0
+    const { reader, ref } = setup({ maxWindowBlocks: 8, starvedBytesPerSec: 0, youngCollection: { everyBytes: 4 * BLOCK, collect: () => collections++ } }, { a: data })
+    expect((await readSequentially(reader, ref('a'), 4096)).equals(data)).toBe(true)
+    expect(reader.stats().bytesFetched).toBe(40 * BLOCK)
+    expect(collections).toBe(10)
   })
 })
