@@ -18,7 +18,7 @@
  * - A random read fetches only the blocks it needs (one GET per run of missing blocks).
  */
 import { BlockCache, type Block, type BlockSource } from '../cache/block-cache.js'
-import type { BlockPool } from '../cache/block-pool.js'
+import type { BlockPool, BlockPoolStats } from '../cache/block-pool.js'
 import { FichierApiError } from '../client/errors.js'
 import { fsError } from './errors.js'
 
@@ -141,8 +141,8 @@ export interface ReaderStats {
   waitMs: number
   /** Blocks a read found dropped (their buffers reused) after it waited, and looked up again. */
   staleBlocks: number
-  /** Block buffers (block-pool.ts): allocated, handed out again, left to the GC; free now. */
-  blockBuffers: { allocated: number; reused: number; dropped: number; free: number }
+  /** Block buffers (block-pool.ts). */
+  blockBuffers: BlockPoolStats
 }
 
 /**
@@ -272,10 +272,9 @@ export class RemoteReader {
   }
 
   stats(): ReaderStats {
-    const pool = this.cache.pool.stats()
     return {
       ...this.counters, waitMs: Math.round(this.counters.waitMs), readAheadBytes: this.unreadBytes, connections: this.connections,
-      blockBuffers: { allocated: pool.allocated, reused: pool.reused, dropped: pool.dropped, free: pool.free },
+      blockBuffers: this.cache.pool.stats(),
     }
   }
 
