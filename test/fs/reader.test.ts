@@ -73,7 +73,7 @@ describe('RemoteReader', () => {
   })
 
   it('a starved stream stripes its read-ahead over several lanes, bounded, each byte once', async () => {
-    const data = randomBytes(48 * BLOCK)
+    const data = randomBytes(96 * BLOCK)
     let active = 0
     let peak = 0
     let pulled = 0
@@ -94,7 +94,7 @@ describe('RemoteReader', () => {
       },
       forgetLink: () => undefined,
     }
-    // Any lane is slower than 1 TB/s: the stream stripes once 2 blocks arrived.
+    // Any lane is slower than 1 TB/s: the stream stripes once a lane has 4 blocks after its first.
     const reader = new RemoteReader(source, new BlockCache({ blockSize: BLOCK, memoryBytes: 1 << 20 }), {
       maxWindowBlocks: 16, stripeBlocks: 2, maxLanesPerStream: 4, maxConnections: 6, starvedBytesPerSec: 1e12, prefetchBudgetBytes: 1 << 20,
     })
@@ -107,6 +107,30 @@ describe('RemoteReader', () => {
     // Stripes begin after the spans already asked for (none is cut): every byte pulled once.
     expect(pulled).toBe(data.length)
     expect(reader.stats().bytesFetched).toBe(data.length)
+  })
+
+  it('a lane slow only before its first block arrives (latency, a cold start) is not starved: no striping', async () => {
+    const data = randomBytes(48 * BLOCK)
+    const source: DownloadSource = {
+      async *readRange(_url, start, end) {
+        // Each GET's first byte comes late, as over a long round trip; the rest streams fast.
+        await new Promise((resolve) => setTimeout(resolve, 150))
+        for (let at = start; at <= end; at += 512) {
+          await new Promise((resolve) => setImmediate(resolve))
+          yield data.subarray(at, Math.min(end + 1, at + 512))
+        }
+      },
+      forgetLink: () => undefined,
+    }
+    // 1 MB/s: the lanes' spans (up to 16 blocks) average far less with their first byte's wait
+    // counted, and far more without it.
+    const reader = new RemoteReader(source, new BlockCache({ blockSize: BLOCK, memoryBytes: 1 << 20 }), {
+      maxWindowBlocks: 8, stripeBlocks: 2, maxLanesPerStream: 4, maxConnections: 6, starvedBytesPerSec: 1e6, prefetchBudgetBytes: 1 << 20,
+    })
+    const got = await readSequentially(reader, { url: 'a', id: 'a', size: data.length }, 4096)
+    expect(got.equals(data)).toBe(true)
+    expect(reader.stats().waits).toBeGreaterThan(0)
+    expect(reader.stats().stripedStreams).toBe(0)
   })
 
   it('many files read at once never use more than maxConnections GETs', async () => {
