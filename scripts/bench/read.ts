@@ -373,7 +373,7 @@ function childCpuMsOf(stdout: string): number | null {
  * it could cost with no fichfs work at all: the emulator serving it (as measured), dd, the
  * binding alone (ceiling-fs's CPU) and a plain HTTP client receiving it; `floorCpuBoundMBps` is
  * the rate that floor allows. A floor above `neededCpuMsPerMB` means 0.9 cannot be reached on
- * this machine whatever the daemon does.
+ * this machine whatever the daemon does; `floorRatio` says the same as a ratio.
  */
 function cpuBudget(input: {
   cores: number
@@ -396,5 +396,7 @@ function cpuBudget(input: {
     neededCpuMsPerMB: round((input.cores * 1000) / (0.9 * input.httpMBps), 2),
     floorMsPerMB: perMB(floor),
     floorCpuBoundMBps: round((input.cores * 1000) / (floor / mb), 1),
+    /** The best `sequential.ratio` that floor allows in this run (1 when plain HTTP is slower). */
+    floorRatio: round(Math.min(1, (input.cores * 1000) / (floor / mb) / input.httpMBps), 3),
   }
 }

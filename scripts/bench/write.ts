@@ -154,6 +154,20 @@ await main('write', async (cleanup) => {
     httpMBps: mbps(size, baseline.totalMs),
     ratio: dd.code === 0 ? ratio(mbps(size, dd.ms), mbps(size, baseline.totalMs)) : null,
     http: { serverMs: baseline.serverMs, uploadMs: baseline.uploadMs, endMs: baseline.endMs },
+    /**
+     * dd's time in its two stages, each against its own ceiling: spooling (until the first
+     * upload byte) against the binding alone (`ceiling.fuseMs`), the upload against the plain
+     * one. An upload cannot start before the last byte is written (1fichier requires its
+     * Content-Length, and a file's size is known at fsync or close), so `boundRatio` is the
+     * best `ratio` this run allows: spooling at the binding's ceiling, then the plain upload.
+     */
+    stages: uploadStartMs === null || dd.code !== 0 ? null : {
+      spoolMs: uploadStartMs,
+      spoolToCeiling: round(ceilingDd.ms / uploadStartMs, 3),
+      uploadMs: round(dd.ms - uploadStartMs),
+      uploadToHttp: round(baseline.totalMs / (dd.ms - uploadStartMs), 3),
+      boundRatio: round(baseline.totalMs / (ceilingDd.ms + baseline.totalMs), 3),
+    },
     /** Same run: dd conv=fsync into the binding alone (writes forgotten), and onto the cache disk. */
     ceiling: {
       fuseMs: round(ceilingDd.ms), fuseMBps: ceilingDd.code === 0 ? mbps(size, ceilingDd.ms) : null,
