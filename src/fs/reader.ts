@@ -715,6 +715,11 @@ export class RemoteReader {
   /** Stop a lane: the blocks it has not delivered are given up (a later read fetches them). */
   private cancel(lane: Lane): void {
     if (!lane.controller.signal.aborted) this.counters.cancelledLanes++
+    // Its blocks not arrived yet are given up now, not when its download notices the abort: a
+    // read of another handle that comes meanwhile fetches them afresh instead of waiting on a
+    // lane that is going to fail (no read waits on them now: callers check the lane's demand).
+    this.shorten(lane, lane.next)
+    if (lane.stream.claimed > lane.next) lane.stream.claimed = lane.next
     lane.controller.abort()
     this.wakeLane(lane)
   }

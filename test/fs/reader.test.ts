@@ -72,6 +72,34 @@ describe('RemoteReader', () => {
     expect(peakAhead).toBeLessThanOrEqual((8 + 1) * BLOCK)
   })
 
+  it('a handle reading a block of a lane another handle just cancelled (it sought back) gets the bytes, not an error', async () => {
+    const data = randomBytes(64 * BLOCK)
+    const source: DownloadSource = {
+      async *readRange(_url, start, end) {
+        for (let at = start; at <= end; at += 512) {
+          await new Promise((resolve) => setTimeout(resolve, 1))
+          yield data.subarray(at, Math.min(end + 1, at + 512))
+        }
+      },
+      forgetLink: () => undefined,
+    }
+    const reader = new RemoteReader(source, new BlockCache({ blockSize: BLOCK, memoryBytes: 1 << 20 }), { maxWindowBlocks: 4, prefetchBudgetBytes: 1 << 20, starvedBytesPerSec: 0, edgeBlocks: 0 })
+    const file = { url: 'a', id: 'a', size: data.length }
+    const seeker = reader.newStream()
+    for (let offset = 20 * BLOCK; offset < 24 * BLOCK; offset += 512) await reader.read(file, seeker, offset, 512)
+    // A lane still fetching, more than a window past block 0.
+    const lane = [...seeker.lanes].find((candidate) => candidate.next > 4 && candidate.next + 1 < candidate.end)
+    expect(lane).toBeDefined()
+    // The block after the one it is filling (that one it may still finish).
+    const ahead = (lane as { next: number }).next + 1
+    // Back to the start: the lane ahead is cancelled; another handle reads one of its blocks at once.
+    const back = reader.read(file, seeker, 0, 512)
+    const other = await reader.read(file, reader.newStream(), ahead * BLOCK, 512)
+    expect(other.equals(data.subarray(ahead * BLOCK, ahead * BLOCK + 512))).toBe(true)
+    expect((await back).equals(data.subarray(0, 512))).toBe(true)
+    expect(reader.stats().cancelledLanes).toBeGreaterThan(0)
+  })
+
   it('a starved stream stripes its read-ahead over several lanes, bounded, each byte once', async () => {
     const data = randomBytes(96 * BLOCK)
     let active = 0
