@@ -1,7 +1,7 @@
 /**
  * The binding's ceiling: a minimal in-memory filesystem on fuse-native, mounted with the same
- * kernel options and kernel read-ahead as fichfs, so that a benchmark can read the same bytes
- * or walk the same tree through it in the same run. Whatever the mount loses beyond this filesystem is fichfs's own
+ * kernel options as fichfs, so that a benchmark can read the same bytes or walk the same tree
+ * through it in the same run. Whatever the mount loses beyond this filesystem is fichfs's own
  * work (HTTP, caches, JS per request); what this one loses against tmpfs is the binding's.
  *
  *   node dist-bench/scripts/bench/ceiling-fs.js MOUNTPOINT [--file-size 1G] [--folders 10 --files 1000]
@@ -13,9 +13,7 @@
  */
 import Fuse from 'fuse-native'
 import { parseArgs } from 'node:util'
-import { resolve } from 'node:path'
 import { parseSize } from '../../src/cli/config.js'
-import { setKernelReadAhead } from '../../src/fs/kernel-read-ahead.js'
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -147,10 +145,7 @@ fuse.mount((error: Error | null) => {
     process.stderr.write(`ceiling-fs: mount failed: ${error.message}\n`)
     process.exit(1)
   }
-  // And fichfs's kernel read-ahead (as root), before the benchmark reads.
-  void setKernelReadAhead(resolve(mountpoint)).then((outcome) => {
-    process.stdout.write(`ceiling mounted (kernel read-ahead ${outcome.readAheadKb ?? '?'} KiB)\n`)
-  })
+  process.stdout.write('ceiling mounted\n')
 })
 
 let stopping = false

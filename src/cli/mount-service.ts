@@ -14,7 +14,6 @@ import { FichfsError } from '../errors.js'
 import { freeReserveIfFull } from '../fs/cache-space.js'
 import { FichierFs } from '../fs/fichier-fs.js'
 import { mountFuse, type FuseMount } from '../fs/fuse-adapter.js'
-import { setKernelReadAhead, type ReadAheadOutcome } from '../fs/kernel-read-ahead.js'
 import { blockCacheFor, readerOptionsFor } from '../fs/reader.js'
 import { youngCollector } from './settle.js'
 import type { UploadStatus } from '../fs/uploader.js'
@@ -141,13 +140,6 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     })
   }
   log.info({ mountpoint }, 'mounted')
-  // In the background: the mount serves reads meanwhile, with the kernel's own read-ahead.
-  let readAhead: ReadAheadOutcome = {}
-  void setKernelReadAhead(mountpoint).then((outcome) => {
-    readAhead = outcome
-    if (outcome.error) log.info({ readAheadKb: outcome.readAheadKb }, `kernel read-ahead left as it was: ${outcome.error}`)
-    else log.debug({ readAheadKb: outcome.readAheadKb }, 'kernel read-ahead set')
-  })
 
   let stopping: Promise<UploadStatus> | undefined
   // One for the whole stop, whoever asks: any caller may end the wait for all of them.
@@ -171,7 +163,7 @@ export async function startMount(settings: MountSettings, log: Logger): Promise<
     listingCaps: fs.namespace.cappedFolders(),
     metadata: { ...fs.namespace.counters, attrCache: { ...fs.attrCounters } },
     ops: fuse.ops(),
-    kernel: { ...fuse.kernel, readAheadKb: readAhead.readAheadKb ?? null },
+    kernel: fuse.kernel,
     cacheDir: settings.cacheDir,
     cacheDisk: fs.space.status(),
     account: store.getFact('account')?.value,

@@ -54,12 +54,6 @@ export interface ReaderOptions {
   /** Blocks at each end of a file that go to the disk tier (what players and thumbnailers probe). */
   edgeBlocks: number
   /**
-   * After a stream's first read, a request this many blocks from where its last read ended is
-   * still sequential: the kernel sends a read-ahead window's requests at once
-   * (kernel-read-ahead.ts), on several threads, and they arrive out of order.
-   */
-  sequentialSlackBlocks: number
-  /**
    * A young-generation collection every `everyBytes` downloaded (the mount passes V8's; none in
    * tests): the socket chunks a body arrives in are garbage once copied into their block, and
    * V8 would otherwise let tens of MiB of them pile up between its own collections.
@@ -77,9 +71,6 @@ export const DEFAULT_READER_OPTIONS: ReaderOptions = {
   starvedBytesPerSec: 64e6,
   idleLaneMs: 10_000,
   edgeBlocks: 2,
-  // Measured with the 1 MiB kernel read-ahead: 1 block took a quarter of the requests of a
-  // 256 MiB dd for random reads; 4 took none.
-  sequentialSlackBlocks: 4,
 }
 
 /** The block cache and reader a mount reads with (mount-service.ts; also scripts/bench/reader-path.ts). */
@@ -313,10 +304,9 @@ export class RemoteReader {
     const size = this.options.blockSize
     const first = Math.floor(offset / size)
     const last = Math.floor((end - 1) / size)
-    // The kernel's read-ahead sends requests out of order: within a few blocks of where the last
-    // read ended, forwards or backwards, is still sequential (a first read: within its first block).
-    const slack = size * (stream.readBlock >= 0 ? Math.max(1, this.options.sequentialSlackBlocks) : 1)
-    const sequential = offset >= stream.nextOffset - slack && offset <= stream.nextOffset + slack
+    // The kernel's read-ahead sends requests slightly out of order: within a block of where the
+    // last read ended, forwards or backwards, is still sequential.
+    const sequential = offset >= stream.nextOffset - size && offset <= stream.nextOffset + size
     stream.nextOffset = sequential ? Math.max(stream.nextOffset, end) : end
     if (sequential) {
       // The window doubles with every new block the reader reaches, up to its maximum

@@ -2,13 +2,11 @@
  * Reading an account through a real mount: listings, attributes, byte-exact reads, random
  * access, API-call budgets, statfs, and the daemon's lifecycle (SIGTERM, kill -9).
  */
-import { readFileSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEmulator, type Emulator } from '../../src/emulator/index.js'
-import { mountDevice } from '../../src/fs/kernel-read-ahead.js'
 import { expectNoFloods } from '../support/checks.js'
 import { BIN, isMounted, mountFichfs, removeDir, run, sh, stopAllMounts, tempDir, type TestMount } from '../support/mount.js'
 import { foldersOf, writeTree, type TreeSpec } from '../support/tree.js'
@@ -98,19 +96,8 @@ describe('reading through a real mount', () => {
     }
     // The daemon's blocks went round its buffer pool (docs/SEMANTICS.md, Memory): 300 MB through
     // a 40 MiB memory cache needs far fewer buffers than blocks.
-    const { reader, kernel } = JSON.parse(await run(`node ${BIN} status ${mount.mountpoint} --json`)) as {
-      reader: { blockBuffers: { allocated: number; reused: number }; randomReads: number }
-      kernel: { readAheadKb: number | null }
-    }
+    const { reader } = JSON.parse(await run(`node ${BIN} status ${mount.mountpoint} --json`)) as { reader: { blockBuffers: { allocated: number; reused: number } } }
     expect(reader.blockBuffers.reused).toBeGreaterThan(reader.blockBuffers.allocated)
-    // As root the daemon gives the mount 1 MiB of kernel read-ahead (kernel-read-ahead.ts), in
-    // sysfs as status says; its requests, sent a window at once, still read as sequential.
-    if (process.getuid?.() === 0) {
-      expect(kernel.readAheadKb).toBe(1024)
-      const device = mountDevice(readFileSync('/proc/self/mountinfo', 'utf8'), mount.mountpoint)
-      expect(readFileSync(`/sys/class/bdi/${device}/read_ahead_kb`, 'utf8').trim()).toBe('1024')
-      expect(reader.randomReads).toBe(0)
-    }
   })
 
   it('dd at random offsets matches the original', async () => {

@@ -72,33 +72,6 @@ describe('RemoteReader', () => {
     expect(peakAhead).toBeLessThanOrEqual((8 + 1) * BLOCK)
   })
 
-  it('requests of a read-ahead window sent at once and answered out of order stay sequential (each byte once); a jump is random', async () => {
-    const data = randomBytes(64 * BLOCK)
-    const { reader, ranges, ref } = setup({ maxWindowBlocks: 8, prefetchBudgetBytes: 1 << 20, starvedBytesPerSec: 0 }, { a: data })
-    const file = ref('a')
-    const stream = reader.newStream()
-    const got = Buffer.alloc(data.length)
-    // As a kernel with a 4-block read-ahead sends them: 16 requests of 256 bytes at once, the
-    // last of them handled first (the first window in order, before the stream reads on).
-    const window = 16
-    for (let start = 0; start < data.length; start += window * 256) {
-      const offsets = Array.from({ length: window }, (_, i) => start + i * 256)
-      if (start > 0) offsets.reverse()
-      readingAt = start
-      // Sent in this order, awaited together.
-      await Promise.all(offsets.map((offset) => reader.read(file, stream, offset, 256).then((bytes) => bytes.copy(got, offset))))
-    }
-    expect(got.equals(data)).toBe(true)
-    expect(reader.stats().randomReads).toBe(0)
-    expect(reader.stats().bytesFetched).toBe(data.length)
-    expect(ranges.map((range) => range.end - range.start + 1).reduce((a, b) => a + b, 0)).toBe(data.length)
-    // A reader 6 blocks past where it was reading has sought.
-    const other = reader.newStream()
-    for (let offset = 0; offset < 4 * BLOCK; offset += 256) await reader.read(file, other, offset, 256)
-    await reader.read(file, other, 10 * BLOCK, 256)
-    expect(reader.stats().randomReads).toBe(1)
-  })
-
   it('a handle reading a block of a lane another handle just cancelled (it sought back) gets the bytes, not an error', async () => {
     const data = randomBytes(64 * BLOCK)
     const source: DownloadSource = {
@@ -164,18 +137,21 @@ describe('RemoteReader', () => {
     expect(reader.stats().bytesFetched).toBe(data.length)
   })
 
-  it('a lane slow in its first block only (a round trip, slow start) is not starved: no striping', async () => {
+  it('a lane slow only before its first block arrives (latency, a cold start) is not starved: no striping', async () => {
     const data = randomBytes(48 * BLOCK)
     const source: DownloadSource = {
       async *readRange(_url, start, end) {
-        // Half a block, a 100 ms pause inside the first block, then the rest at once.
-        yield data.subarray(start, Math.min(end + 1, start + 512))
-        await new Promise((resolve) => setTimeout(resolve, 100))
-        for (let at = start + 512; at <= end; at += 512) yield data.subarray(at, Math.min(end + 1, at + 512))
+        // Each GET's first byte comes late, as over a long round trip; the rest streams fast.
+        await new Promise((resolve) => setTimeout(resolve, 150))
+        for (let at = start; at <= end; at += 512) {
+          await new Promise((resolve) => setImmediate(resolve))
+          yield data.subarray(at, Math.min(end + 1, at + 512))
+        }
       },
       forgetLink: () => undefined,
     }
-    // 1 MB/s: with its first block counted, a lane of 8 blocks (8 KiB in 100 ms) is far slower.
+    // 1 MB/s: the lanes' spans (up to 16 blocks) average far less with their first byte's wait
+    // counted, and far more without it.
     const reader = new RemoteReader(source, new BlockCache({ blockSize: BLOCK, memoryBytes: 1 << 20 }), {
       maxWindowBlocks: 8, stripeBlocks: 2, maxLanesPerStream: 4, maxConnections: 6, starvedBytesPerSec: 1e6, prefetchBudgetBytes: 1 << 20,
     })
