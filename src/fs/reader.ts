@@ -170,13 +170,7 @@ interface Lane {
   controller: AbortController
   wake?: () => void
   bytes: number
-  /**
-   * The lane's rate is clocked from the end of its first block to its latest chunk: the first
-   * block carries the request's round trip (and TCP's slow start), which more connections
-   * would not shorten; a lane that has ended is not slowed by the time since its last byte.
-   */
-  clock?: { at: number; bytes: number; heldMs: number }
-  lastByteAt: number
+  firstByteAt?: number
   heldMs: number
 }
 
@@ -584,7 +578,7 @@ export class RemoteReader {
     const span = stream.striped ? this.options.stripeBlocks : 2 * stream.windowBlocks
     let end = first + 1
     while (end <= lastBlock && end < first + span && !this.known(file, end)) end++
-    const lane: Lane = { file, stream, next: first, end, demand: how.demandUpTo >= first ? how.demandUpTo : -1, controller: new AbortController(), bytes: 0, lastByteAt: 0, heldMs: 0 }
+    const lane: Lane = { file, stream, next: first, end, demand: how.demandUpTo >= first ? how.demandUpTo : -1, controller: new AbortController(), bytes: 0, heldMs: 0 }
     stream.claimed = Math.max(stream.claimed, end)
     stream.lanes.add(lane)
     this.laneStreams.add(stream)
@@ -617,10 +611,8 @@ export class RemoteReader {
       const { blocks } = blocksOfBody(body, {
         start: spanStart, firstIndex: lane.next, blockSize: size, fileSize: file.size, pool: this.cache.pool, end: endByte,
         onChunk: (chunk) => {
-          const now = performance.now()
+          lane.firstByteAt ??= performance.now()
           lane.bytes += chunk.length
-          lane.lastByteAt = now
-          if (!lane.clock && lane.bytes >= size) lane.clock = { at: now, bytes: lane.bytes, heldMs: lane.heldMs }
         },
         onBytes: (bytes) => this.received(bytes),
       })
@@ -741,18 +733,11 @@ export class RemoteReader {
     if (lane.stream.claimed > lane.next) lane.stream.claimed = Math.min(lane.stream.claimed, lane.next)
   }
 
-  /**
-   * A lane delivering under starvedBytesPerSec over 4 blocks after its first (Lane.clock),
-   * until its latest chunk (a lane that has ended is not slowed by the time since), time held
-   * back not counted.
-   */
+  /** A lane delivering under starvedBytesPerSec (after 4 blocks), time held back not counted. */
   private starved(lane: Lane): boolean {
-    const clock = lane.clock
-    if (!clock) return false
-    const bytes = lane.bytes - clock.bytes
-    if (bytes < 4 * this.options.blockSize) return false
-    const activeMs = lane.lastByteAt - clock.at - (lane.heldMs - clock.heldMs)
-    return activeMs > 0 && (bytes * 1000) / activeMs < this.options.starvedBytesPerSec
+    if (lane.firstByteAt === undefined || lane.bytes < 4 * this.options.blockSize) return false
+    const activeMs = performance.now() - lane.firstByteAt - lane.heldMs
+    return activeMs > 0 && (lane.bytes * 1000) / activeMs < this.options.starvedBytesPerSec
   }
 
   // --- connection slots: every GET holds one ---------------------------------------------------
