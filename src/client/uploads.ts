@@ -9,6 +9,7 @@ import type { ApiCaller } from './api-call.js'
 import { badResponse, readSnippet, parseJson, toNumber } from './convert.js'
 import { ApiErrorCodes, errorFromAnswer, FichierApiError } from './errors.js'
 import { transportError, type HttpResponse, type HttpTransport } from './http.js'
+import { neverReached } from './retry.js'
 import { encodeForService, encodeName } from './names.js'
 import { uploadOrigin, type TrustPolicy } from './trust.js'
 import type { UploadResult, UploadSource } from './types.js'
@@ -47,6 +48,11 @@ export class Uploads {
   async upload(folderId: number, sources: UploadSource[], options: { onProgress?: (bytesSent: number) => void; signal?: AbortSignal } = {}): Promise<UploadResult> {
     this.checkUpload(sources)
     let lastError: unknown
+    // The first failure after which the files may be on 1fichier all the same (the connection
+    // broke once the node had them, the report never came). If the attempts after it could not
+    // reach the service at all, that failure is the one to report: the caller must look for
+    // arrived copies before sending the files again, which an outage alone would not ask for.
+    let mayHaveArrived: FichierApiError | undefined
     for (let attempt = 1; attempt <= this.options.uploadAttempts; attempt++) {
       try {
         return await this.uploadOnce(folderId, sources, options)
@@ -54,7 +60,9 @@ export class Uploads {
         lastError = error
         const retryable = error instanceof FichierApiError &&
           [ApiErrorCodes.network, ApiErrorCodes.timeout, ApiErrorCodes.http, ApiErrorCodes.badResponse, ApiErrorCodes.uploadFailed].includes(error.code as never)
-        if (!retryable || attempt === this.options.uploadAttempts || options.signal?.aborted) throw error
+        if (!mayHaveArrived && error instanceof FichierApiError && !neverReached(error) &&
+          [ApiErrorCodes.network, ApiErrorCodes.timeout, ApiErrorCodes.badResponse, ApiErrorCodes.uploadFailed].includes(error.code as never)) mayHaveArrived = error
+        if (!retryable || attempt === this.options.uploadAttempts || options.signal?.aborted) throw mayHaveArrived && neverReached(error) ? mayHaveArrived : error
         await new Promise((resolve) => setTimeout(resolve, this.options.uploadRetryDelayMs * attempt))
       }
     }

@@ -147,6 +147,25 @@ describe('pacer (pure, fake clock)', () => {
     }
   })
 
+  it('an upload that may have arrived, then could not reach the service at all, reports the failure after which it may have arrived', async () => {
+    const t = await startTestEmulator({ faults: { latencyMs: 1500 } })
+    try {
+      const client = testClient(t.emu, { client: { uploadSilenceMs: 300, uploadAttempts: 4, uploadRetryDelayMs: 50 } })
+      // The first attempt's POST is under way (the node may keep the file) when the service goes.
+      const gone = new Promise<void>((resolve) => setTimeout(() => void t.emu.close().then(resolve), 2300))
+      const outcome = await client.upload(0, [source('gone.txt', Buffer.from('gone'))]).then(() => undefined, (error: unknown) => error)
+      await gone
+      // Not the last attempt's ECONNREFUSED (an outage, where nothing arrived): the uploader
+      // looks for an arrived copy before sending the file again only after such a failure.
+      expect(outcome).toMatchObject({ endpoint: 'upload' })
+      expect(['FICHFS_NETWORK', 'FICHFS_TIMEOUT']).toContain((outcome as { code?: string }).code)
+      expect(String((outcome as Error).message)).not.toMatch(/ECONNREFUSED/)
+      await client.close()
+    } finally {
+      await t.dispose()
+    }
+  })
+
   it('spaces calls by the minimum interval and gates listings per folder', async () => {
     const time = fakeTime()
     const pacer = new Pacer({ minIntervalMs: 400, listingIntervalMs: 30_000 }, time)
