@@ -41,6 +41,16 @@ export function neverReached(error: unknown): boolean {
   return UNREACHABLE.has(String(cause?.code ?? '')) || UNREACHABLE.has(String(cause?.cause?.code ?? ''))
 }
 
+/**
+ * A failed upload that may be on 1fichier all the same: the connection broke or timed out once
+ * the request was under way, or the answer or end.pl's report never came. Sending it again
+ * blindly could make a second copy.
+ */
+export function uploadMayHaveArrived(error: unknown): boolean {
+  return error instanceof FichierApiError && !neverReached(error) &&
+    ([ApiErrorCodes.network, ApiErrorCodes.timeout, ApiErrorCodes.badResponse, ApiErrorCodes.uploadFailed] as string[]).includes(error.code)
+}
+
 export interface BackoffOptions {
   baseMs: number
   maxMs: number

@@ -9,7 +9,7 @@ import type { ApiCaller } from './api-call.js'
 import { badResponse, readSnippet, parseJson, toNumber } from './convert.js'
 import { ApiErrorCodes, errorFromAnswer, FichierApiError } from './errors.js'
 import { transportError, type HttpResponse, type HttpTransport } from './http.js'
-import { neverReached } from './retry.js'
+import { neverReached, uploadMayHaveArrived } from './retry.js'
 import { encodeForService, encodeName } from './names.js'
 import { uploadOrigin, type TrustPolicy } from './trust.js'
 import type { UploadResult, UploadSource } from './types.js'
@@ -60,8 +60,7 @@ export class Uploads {
         lastError = error
         const retryable = error instanceof FichierApiError &&
           [ApiErrorCodes.network, ApiErrorCodes.timeout, ApiErrorCodes.http, ApiErrorCodes.badResponse, ApiErrorCodes.uploadFailed].includes(error.code as never)
-        if (!mayHaveArrived && error instanceof FichierApiError && !neverReached(error) &&
-          [ApiErrorCodes.network, ApiErrorCodes.timeout, ApiErrorCodes.badResponse, ApiErrorCodes.uploadFailed].includes(error.code as never)) mayHaveArrived = error
+        if (!mayHaveArrived && uploadMayHaveArrived(error)) mayHaveArrived = error as FichierApiError
         if (!retryable || attempt === this.options.uploadAttempts || options.signal?.aborted) throw mayHaveArrived && neverReached(error) ? mayHaveArrived : error
         await new Promise((resolve) => setTimeout(resolve, this.options.uploadRetryDelayMs * attempt))
       }

@@ -19,7 +19,7 @@
  */
 import { createReadStream } from 'node:fs'
 import { FichierApiError } from '../client/errors.js'
-import { neverReached } from '../client/retry.js'
+import { neverReached, uploadMayHaveArrived } from '../client/retry.js'
 import type { UploadResult, UploadSource } from '../client/types.js'
 import { whirlpoolOfFile } from '../client/whirlpool.js'
 import type { FileRow, LocalFileRow, MetadataStore } from '../cache/metadata-store.js'
@@ -530,7 +530,7 @@ export class Uploader {
     const final = attempts >= this.options.maxAttempts || !retryable(error)
     // Cut after it reached the service (a reset, a lost answer): it may be there all the same,
     // and sending it again would make a second copy.
-    if (!final && !unreachable && mayHaveArrived(error)) this.interrupted.set(item.id, Date.now())
+    if (!final && uploadMayHaveArrived(error)) this.interrupted.set(item.id, Date.now())
     const message = error.message
     const delay = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** Math.max(0, attempts - 1))
     this.store.updateLocalFile(row.id, {
@@ -575,12 +575,6 @@ export class Uploader {
 /** rsync's temporary names: `.` + the final name + `.` + six random characters. */
 export function looksTemporary(name: string): boolean {
   return /^\..+\.[A-Za-z0-9]{6}$/.test(name)
-}
-
-/** A failure after the upload was sent: the connection broke, or the report did not come. */
-function mayHaveArrived(error: Error): boolean {
-  return error instanceof FichierApiError &&
-    ['FICHFS_NETWORK', 'FICHFS_TIMEOUT', 'FICHFS_BAD_RESPONSE', 'FICHFS_UPLOAD_FAILED'].includes(error.code)
 }
 
 function retryable(error: Error): boolean {
