@@ -388,6 +388,7 @@ function cpuBudget(input: {
   const mountTotal = input.mount.daemonMs === null ? null : input.mount.daemonMs + (input.mount.emulatorMs ?? 0) + (input.mount.ddMs ?? 0)
   const httpTotal = (input.http.emulatorMs ?? 0) + (input.http.clientMs ?? 0)
   const floor = (input.mount.emulatorMs ?? 0) + (input.mount.ddMs ?? 0) + (input.ceilingDaemonMs ?? 0) + (input.http.clientMs ?? 0)
+  const floorBoundMBps = (input.cores * 1000) / (floor / mb)
   return {
     cores: input.cores,
     http: { ...input.http, totalMs: httpTotal, msPerMB: perMB(httpTotal) },
@@ -395,8 +396,8 @@ function cpuBudget(input: {
     mountCpuBoundMBps: mountTotal ? round((input.cores * 1000) / (mountTotal / mb), 1) : null,
     neededCpuMsPerMB: round((input.cores * 1000) / (0.9 * input.httpMBps), 2),
     floorMsPerMB: perMB(floor),
-    floorCpuBoundMBps: round((input.cores * 1000) / (floor / mb), 1),
+    floorCpuBoundMBps: round(floorBoundMBps, 1),
     /** The best `sequential.ratio` that floor allows in this run (1 when plain HTTP is slower). */
-    floorRatio: round(Math.min(1, (input.cores * 1000) / (floor / mb) / input.httpMBps), 3),
+    floorRatio: round(Math.min(1, floorBoundMBps / input.httpMBps), 3),
   }
 }

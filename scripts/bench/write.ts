@@ -161,7 +161,7 @@ await main('write', async (cleanup) => {
      * Content-Length, and a file's size is known at fsync or close), so `boundRatio` is the
      * best `ratio` this run allows: spooling at the binding's ceiling, then the plain upload.
      */
-    stages: uploadStartMs === null || dd.code !== 0 ? null : {
+    stages: uploadStartMs === null || dd.code !== 0 || ceilingDd.code !== 0 ? null : {
       spoolMs: uploadStartMs,
       spoolToCeiling: round(ceilingDd.ms / uploadStartMs, 3),
       uploadMs: round(dd.ms - uploadStartMs),
