@@ -12,6 +12,13 @@ export interface EmulatorFaults {
   resetRate: number
   /** Share (0..1) of end.pl answers sent as HTML even with the `JSON: 1` header. */
   endHtmlRate: number
+  /** Share (0..1) of upload.cgi requests cut mid-body (in its first half): nothing is stored. */
+  uploadResetRate: number
+  /**
+   * Share (0..1) of upload.cgi requests whose files are stored but whose answer is lost: the
+   * connection is destroyed instead of the 302 (the end.pl report stays available).
+   */
+  lostAnswerRate: number
   /** The next N API calls get the flood 403 and lock the caller. */
   floodNext: number
 }
@@ -22,10 +29,12 @@ export const NO_FAULTS: EmulatorFaults = {
   errorRate: 0,
   resetRate: 0,
   endHtmlRate: 0,
+  uploadResetRate: 0,
+  lostAnswerRate: 0,
   floodNext: 0,
 }
 
-const RATES = ['errorRate', 'resetRate', 'endHtmlRate'] as const
+const RATES = ['errorRate', 'resetRate', 'endHtmlRate', 'uploadResetRate', 'lostAnswerRate'] as const
 const COUNTS = ['latencyMs', 'bandwidthBytesPerSec', 'floodNext'] as const
 
 /** Check an untrusted partial fault set (admin JSON, CLI flags); throws on the first bad field. */

@@ -35,7 +35,7 @@ export interface EmulatorStats {
   }
   /** 401 answers on the API and on upload.cgi. */
   authFailures: number
-  faultsInjected: { latency: number; error: number; reset: number; endHtml: number; flood: number }
+  faultsInjected: { latency: number; error: number; reset: number; endHtml: number; uploadReset: number; lostAnswer: number; flood: number }
 }
 
 const KEPT_FLOODS = 20
@@ -49,7 +49,7 @@ function emptyStats(): EmulatorStats {
     download: { requests: 0, bytes: 0, authHeaderSeen: 0, active: 0, maxActive: 0 },
     floods: { triggered: 0, forced: 0, whileLocked: 0, total: 0, last: [] },
     authFailures: 0,
-    faultsInjected: { latency: 0, error: 0, reset: 0, endHtml: 0, flood: 0 },
+    faultsInjected: { latency: 0, error: 0, reset: 0, endHtml: 0, uploadReset: 0, lostAnswer: 0, flood: 0 },
   }
 }
 

@@ -44,6 +44,10 @@ export async function handleUpload(ctx: EmulatorContext, req: IncomingMessage, r
   // The C# SDK found the real node rejects a quoted boundary.
   if (/boundary="/i.test(contentType)) return sendHtml(res, 400, 'Invalid multipart boundary')
   if (Number(length) > ctx.config.uploadLimits.maxRequestSize) return sendHtml(res, 413, 'Upload too large', undefined, { Connection: 'close' })
+  if (ctx.faults.strikes('uploadResetRate')) {
+    ctx.stats.data.faultsInjected.uploadReset += 1
+    return cutAfter(req, Math.floor((ctx.faults.draw() * Number(length)) / 2))
+  }
   if (ctx.sessions.claimUploadId(id) !== 'claimed') return sendHtml(res, 404, 'Invalid upload id')
 
   let parsed: ParsedUpload
@@ -62,8 +66,31 @@ export async function handleUpload(ctx: EmulatorContext, req: IncomingMessage, r
   }
   const links = await store(ctx, parsed)
   ctx.sessions.finishUpload(id, links)
+  if (ctx.faults.strikes('lostAnswerRate')) {
+    // Stored, but the client never hears of it: only a listing (or end.pl) can tell.
+    ctx.stats.data.faultsInjected.lostAnswer += 1
+    req.socket.destroy()
+    return
+  }
   res.writeHead(302, { Location: `/end.pl?xid=${id}`, 'Content-Length': 0 })
   res.end()
+}
+
+/** Read `bytes` of the request's body, then destroy the connection (a reset mid-body). */
+function cutAfter(req: IncomingMessage, bytes: number): Promise<void> {
+  return new Promise((resolve) => {
+    let read = 0
+    const cut = () => {
+      req.socket.destroy()
+      resolve()
+    }
+    req.on('data', (chunk: Buffer) => {
+      read += chunk.length
+      if (read >= bytes) cut()
+    })
+    req.on('end', cut)
+    req.on('close', () => resolve())
+  })
 }
 
 /** Stream every `file[]` part to a temp file (hashing it on the way); nothing is buffered. */

@@ -13,7 +13,7 @@ beforeAll(async () => {
   url = (await uploadOne(t.emu, 'payload.bin', body)).download
 })
 beforeEach(() => {
-  t.emu.setFaults({ latencyMs: 0, bandwidthBytesPerSec: 0, errorRate: 0, resetRate: 0, endHtmlRate: 0, floodNext: 0 })
+  t.emu.setFaults({ latencyMs: 0, bandwidthBytesPerSec: 0, errorRate: 0, resetRate: 0, endHtmlRate: 0, uploadResetRate: 0, lostAnswerRate: 0, floodNext: 0 })
   t.emu.resetStats()
 })
 afterAll(async () => {
@@ -115,6 +115,31 @@ describe('endHtmlRate', () => {
     expect(answer.text.startsWith('<')).toBe(true)
     expect(answer.json).toBeUndefined()
     expect(t.emu.stats().faultsInjected.endHtml).toBe(1)
+  })
+})
+
+describe('uploadResetRate', () => {
+  it('cuts the upload mid-body and stores nothing', async () => {
+    const server = await uploadServer(t.emu)
+    t.emu.setFaults({ uploadResetRate: 1 })
+    await expect(postUpload(t.emu, server.id, {}, [{ filename: 'cut.bin', data: randomBytes(4 << 20) }])).rejects.toThrow()
+    t.emu.setFaults({ uploadResetRate: 0 })
+    expect(t.emu.stats().faultsInjected.uploadReset).toBe(1)
+    expect(t.emu.tree().filter((entry) => entry.path === '/cut.bin')).toHaveLength(0)
+    expect(t.emu.stats().upload.files).toBe(0)
+  })
+})
+
+describe('lostAnswerRate', () => {
+  it('stores the upload, then cuts the connection instead of answering; end.pl still reports it', async () => {
+    const server = await uploadServer(t.emu)
+    t.emu.setFaults({ lostAnswerRate: 1 })
+    await expect(postUpload(t.emu, server.id, {}, [{ filename: 'lost.txt', data: 'lost answer' }])).rejects.toThrow()
+    t.emu.setFaults({ lostAnswerRate: 0 })
+    expect(t.emu.stats().faultsInjected.lostAnswer).toBe(1)
+    expect(t.emu.tree().filter((entry) => entry.path === '/lost.txt')).toHaveLength(1)
+    const answer = await endPl(t.emu, server.id)
+    expect(answer.json.links.map((link: { filename: string }) => link.filename)).toEqual(['lost.txt'])
   })
 })
 

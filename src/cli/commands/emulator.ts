@@ -20,6 +20,8 @@ export interface EmulatorCommandArgs {
   errorRate: number
   resetRate: number
   endHtmlRate: number
+  uploadResetRate: number
+  lostAnswerRate: number
   floodNext: number
   faultSeed?: number
 }
@@ -51,6 +53,8 @@ export const emulatorCommand: CommandModule<object, EmulatorCommandArgs> = {
       .option('error-rate', { type: 'number', default: 0, describe: 'Share (0..1) of requests answered 5xx' })
       .option('reset-rate', { type: 'number', default: 0, describe: 'Share (0..1) of downloads cut mid-body' })
       .option('end-html-rate', { type: 'number', default: 0, describe: 'Share (0..1) of end.pl answers sent as HTML' })
+      .option('upload-reset-rate', { type: 'number', default: 0, describe: 'Share (0..1) of uploads cut mid-body (nothing stored)' })
+      .option('lost-answer-rate', { type: 'number', default: 0, describe: 'Share (0..1) of uploads stored whose answer is lost (connection cut)' })
       .option('flood-next', { type: 'number', default: 0, describe: 'Answer the next N API calls with the flood 403 (and lock the caller)' })
       .option('fault-seed', { type: 'number', describe: 'Seed of the fault dice, to replay a run' }) as unknown as Argv<EmulatorCommandArgs>,
   handler: async (args) => {
@@ -81,6 +85,8 @@ export async function runEmulator(args: EmulatorCommandArgs, io: EmulatorCommand
       errorRate: args.errorRate,
       resetRate: args.resetRate,
       endHtmlRate: args.endHtmlRate,
+      uploadResetRate: args.uploadResetRate,
+      lostAnswerRate: args.lostAnswerRate,
       floodNext: args.floodNext,
     },
   })
