@@ -60,6 +60,11 @@ export class FichierApiError extends FichfsError {
   readonly endpoint: string
   readonly httpStatus?: number
   readonly apiCode?: number
+  /**
+   * Set on the failures of an upload: whether its whole body had been produced when it failed.
+   * Only then may the node have stored the files although no answer or report came.
+   */
+  uploadBodyEnded?: boolean
 
   constructor(code: ApiErrorCode, message: string, details: ApiErrorDetails) {
     super(code, message, { errno: details.errno ?? 'EIO', hint: details.hint, cause: details.cause })

@@ -42,12 +42,14 @@ export function neverReached(error: unknown): boolean {
 }
 
 /**
- * A failed upload that may be on 1fichier all the same: the connection broke or timed out once
- * the request was under way, or the answer or end.pl's report never came. Sending it again
- * blindly could make a second copy.
+ * A failed upload that may be on 1fichier all the same: the node had the whole body (the
+ * connection broke or timed out after its last bytes, or the answer or end.pl's report never
+ * came). Sending it again blindly could make a second copy. A failure while the body was still
+ * being sent cannot leave a copy behind: 1fichier stores the files once it has the whole
+ * request. An error that does not say (not from Uploads) is taken as one that may have arrived.
  */
 export function uploadMayHaveArrived(error: unknown): boolean {
-  return error instanceof FichierApiError && !neverReached(error) &&
+  return error instanceof FichierApiError && !neverReached(error) && error.uploadBodyEnded !== false &&
     ([ApiErrorCodes.network, ApiErrorCodes.timeout, ApiErrorCodes.badResponse, ApiErrorCodes.uploadFailed] as string[]).includes(error.code)
 }
 

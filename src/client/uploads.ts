@@ -9,7 +9,7 @@ import type { ApiCaller } from './api-call.js'
 import { badResponse, readSnippet, parseJson, toNumber } from './convert.js'
 import { ApiErrorCodes, errorFromAnswer, FichierApiError } from './errors.js'
 import { transportError, type HttpResponse, type HttpTransport } from './http.js'
-import { neverReached, uploadMayHaveArrived } from './retry.js'
+import { uploadMayHaveArrived } from './retry.js'
 import { encodeForService, encodeName } from './names.js'
 import { uploadOrigin, type TrustPolicy } from './trust.js'
 import type { UploadResult, UploadSource } from './types.js'
@@ -42,26 +42,23 @@ export class Uploads {
 
   /**
    * Upload files into a folder in one request (get_upload_server, upload.cgi, end.pl). Failed
-   * attempts (5xx, resets, end.pl without links) are retried on a fresh upload node. Files the
+   * attempts that cannot have left a copy on 1fichier (a 5xx answer, a reset or a stall before
+   * the body's last bytes, no upload node) are retried on a fresh upload node. A failure after
+   * the last bytes (no answer, no report) is not: the files may be there, and only the caller
+   * can look for them before sending them again (the uploader lists the folder). Files the
    * service did not confirm are returned in `failed`, never in `uploaded`.
    */
   async upload(folderId: number, sources: UploadSource[], options: { onProgress?: (bytesSent: number) => void; signal?: AbortSignal } = {}): Promise<UploadResult> {
     this.checkUpload(sources)
     let lastError: unknown
-    // The first failure after which the files may be on 1fichier all the same (the connection
-    // broke once the node had them, the report never came). If the attempts after it could not
-    // reach the service at all, that failure is the one to report: the caller must look for
-    // arrived copies before sending the files again, which an outage alone would not ask for.
-    let mayHaveArrived: FichierApiError | undefined
     for (let attempt = 1; attempt <= this.options.uploadAttempts; attempt++) {
       try {
         return await this.uploadOnce(folderId, sources, options)
       } catch (error) {
         lastError = error
-        const retryable = error instanceof FichierApiError &&
+        const retryable = error instanceof FichierApiError && !uploadMayHaveArrived(error) &&
           [ApiErrorCodes.network, ApiErrorCodes.timeout, ApiErrorCodes.http, ApiErrorCodes.badResponse, ApiErrorCodes.uploadFailed].includes(error.code as never)
-        if (!mayHaveArrived && uploadMayHaveArrived(error)) mayHaveArrived = error as FichierApiError
-        if (!retryable || attempt === this.options.uploadAttempts || options.signal?.aborted) throw mayHaveArrived && neverReached(error) ? mayHaveArrived : error
+        if (!retryable || attempt === this.options.uploadAttempts || options.signal?.aborted) throw error
         await new Promise((resolve) => setTimeout(resolve, this.options.uploadRetryDelayMs * attempt))
       }
     }
@@ -84,18 +81,35 @@ export class Uploads {
   }
 
   private async uploadOnce(folderId: number, sources: UploadSource[], options: { onProgress?: (bytesSent: number) => void; signal?: AbortSignal }): Promise<UploadResult> {
+    let multipart: Multipart | undefined
+    try {
+      const node = await this.uploadNode()
+      const names = sources.map((source) => encodeName(source.name))
+      multipart = buildMultipart(folderId, sources, names, { hash: this.options.verifyUploads, onProgress: options.onProgress })
+      return await this.send(node, sources, names, multipart, options.signal)
+    } catch (error) {
+      // Where it failed decides whether another attempt could make a second copy (upload()).
+      if (error instanceof FichierApiError) error.uploadBodyEnded = multipart?.ended() ?? false
+      throw error
+    }
+  }
+
+  /** get_upload_server.cgi: the node to send to, and the upload's id. */
+  private async uploadNode(): Promise<{ origin: URL; id: string }> {
     const server = await this.api.call<UploadServerResponse>(API_PATHS.getUploadServer, undefined, {}, { method: 'GET' })
     const origin = uploadOrigin(String(server.url ?? ''), this.policy)
     const id = String(server.id ?? '')
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw badResponse(API_PATHS.getUploadServer, 'invalid upload id')
+    return { origin, id }
+  }
 
-    const names = sources.map((source) => encodeName(source.name))
-    const multipart = buildMultipart(folderId, sources, names, { hash: this.options.verifyUploads, onProgress: options.onProgress })
+  /** upload.cgi, then end.pl's report matched to the sources. */
+  private async send({ origin, id }: { origin: URL; id: string }, sources: UploadSource[], names: string[], multipart: Multipart, signal?: AbortSignal): Promise<UploadResult> {
     const response = await this.http.send({
       method: 'POST',
       url: `${origin.origin}${UPLOAD_PATH}?id=${encodeURIComponent(id)}`,
       label: 'upload',
-      signal: options.signal,
+      signal,
       headers: {
         authorization: `Bearer ${this.apiKey}`,
         // The service refuses a quoted boundary (C# SDK note).
@@ -104,7 +118,7 @@ export class Uploads {
       },
       body: multipart.body,
       // undici restarts this clock whenever a write fills the socket and once the body is sent,
-      // so it bounds silence, not the upload's length: a stalled node is retried, not waited on.
+      // so it bounds silence, not the upload's length: a node stalled mid-body is retried (upload()).
       headersTimeoutMs: this.options.uploadSilenceMs,
     })
     const text = await readSnippet(response)
@@ -217,6 +231,11 @@ interface Multipart {
   body: Readable
   /** One Whirlpool per source, resolved once its bytes have been sent ('' when not hashing). */
   hashes: Promise<string>[]
+  /**
+   * Whether the body's last bytes (the closing boundary) were produced. Until then the node
+   * cannot have the whole request, and 1fichier stores the files only once it has it.
+   */
+  ended(): boolean
 }
 
 /**
@@ -241,6 +260,7 @@ export function buildMultipart(folderId: number, sources: UploadSource[], names:
   }))
   for (const promise of hashes) promise.catch(() => undefined)
 
+  let ended = false
   async function* generate(): AsyncGenerator<Buffer> {
     let sent = 0
     try {
@@ -269,11 +289,12 @@ export function buildMultipart(folderId: number, sources: UploadSource[], names:
         if (!inWorker) resolvers[index]?.(hasher ? hasher.digest() : '')
         yield crlf
       }
+      ended = true
       yield tail
     } catch (error) {
       for (const reject of rejecters) reject(error)
       throw error
     }
   }
-  return { boundary, length, body: Readable.from(generate(), { objectMode: false }), hashes }
+  return { boundary, length, body: Readable.from(generate(), { objectMode: false }), hashes, ended: () => ended }
 }

@@ -91,4 +91,20 @@ describe('fichfs upload', () => {
     }
     expect(emu.stats().apiCalls).toBe(0)
   })
+
+  it('an upload whose answer was lost is not sent twice: the command says it may be there and how to check', async () => {
+    await writeFile(join(local, 'unanswered.txt'), 'stored, never confirmed\n')
+    emu.resetStats()
+    emu.setFaults({ lostAnswerRate: 1 })
+    try {
+      const result = await fichfs(['upload', join(local, 'unanswered.txt'), ...at(emu)], { env })
+      expect(result.code).toBe(1)
+      expect(result.stderr).toContain('1fichier may have stored unanswered.txt, but never confirmed it')
+      expect(result.stderr).toContain('fichfs ls /')
+    } finally {
+      emu.setFaults({ lostAnswerRate: 0 })
+    }
+    expect(emu.stats().upload.requests).toBe(1)
+    expect(emu.tree().filter((entry) => entry.path === '/unanswered.txt')).toHaveLength(1)
+  })
 })

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { whirlpool } from 'hash-wasm'
 import { FichierClient } from '../../src/client/fichier-client.js'
 import { Pacer } from '../../src/client/pacer.js'
+import { uploadMayHaveArrived } from '../../src/client/retry.js'
 import { API_PATHS } from '../../src/client/wire.js'
 import { startTestEmulator } from '../emulator/helpers.js'
 import { captureLog, collect, testClient } from '../support/client.js'
@@ -132,15 +133,54 @@ describe('pacer (pure, fake clock)', () => {
     }
   }
 
-  it('an upload node that stays silent is given up after uploadSilenceMs, on each attempt', async () => {
+  it('an upload node that stays silent after the whole body is given up after uploadSilenceMs, and not sent to again', async () => {
     const t = await startTestEmulator({ faults: { latencyMs: 1500 } })
     try {
       const client = testClient(t.emu, { client: { uploadSilenceMs: 300, uploadAttempts: 2 } })
       const started = Date.now()
-      await expect(client.upload(0, [source('stall.txt', Buffer.from('stall'))])).rejects.toMatchObject({ code: 'FICHFS_TIMEOUT' })
-      // Two attempts, each: get_upload_server (answered after 1.5 s), then 0.3 s of silence.
+      const outcome = await client.upload(0, [source('stall.txt', Buffer.from('stall'))]).then(() => undefined, (error: unknown) => error)
+      expect(outcome).toMatchObject({ code: 'FICHFS_TIMEOUT', uploadBodyEnded: true })
+      // The node had every byte: the file may be there, and only a listing can tell (the
+      // uploader's), so the client does not send it again (it would make a second copy).
+      expect(uploadMayHaveArrived(outcome)).toBe(true)
       expect(Date.now() - started).toBeLessThan(10_000)
-      expect(t.emu.stats().calls[API_PATHS.getUploadServer]).toBe(2)
+      expect(t.emu.stats().calls[API_PATHS.getUploadServer]).toBe(1)
+      await client.close()
+    } finally {
+      await t.dispose()
+    }
+  })
+
+  it('an upload whose answer is lost after the node stored it is not sent again: one copy, not one per attempt', async () => {
+    const t = await startTestEmulator({ faults: { lostAnswerRate: 1 } })
+    try {
+      const client = testClient(t.emu, { client: { uploadAttempts: 4 } })
+      const outcome = await client.upload(0, [source('lost.bin', randomBytes(300_000))]).then(() => undefined, (error: unknown) => error)
+      expect(outcome).toMatchObject({ code: 'FICHFS_NETWORK', uploadBodyEnded: true })
+      expect(uploadMayHaveArrived(outcome)).toBe(true)
+      expect(t.emu.stats().faultsInjected.lostAnswer).toBe(1)
+      expect(t.emu.tree().filter((entry) => entry.path === '/lost.bin')).toHaveLength(1)
+      await client.close()
+    } finally {
+      await t.dispose()
+    }
+  })
+
+  it('an upload cut mid-body is sent again on a fresh node: nothing of it can be on 1fichier', async () => {
+    const t = await startTestEmulator({ faults: { uploadResetRate: 1 } })
+    try {
+      const client = testClient(t.emu, { client: { uploadAttempts: 3 } })
+      const data = randomBytes(32 << 20)
+      const outcome = await client.upload(0, [source('cut.bin', data)]).then(() => undefined, (error: unknown) => error)
+      expect(outcome).toMatchObject({ code: 'FICHFS_NETWORK', uploadBodyEnded: false })
+      expect(uploadMayHaveArrived(outcome)).toBe(false)
+      expect(t.emu.stats().calls[API_PATHS.getUploadServer]).toBe(3)
+      expect(t.emu.stats().faultsInjected.uploadReset).toBe(3)
+      // Once the node stops cutting, the next attempt stores the one copy.
+      t.emu.setFaults({ uploadResetRate: 0 })
+      const { uploaded } = await client.upload(0, [source('cut.bin', data)])
+      expect(uploaded).toHaveLength(1)
+      expect(t.emu.tree().filter((entry) => entry.path === '/cut.bin')).toHaveLength(1)
       await client.close()
     } finally {
       await t.dispose()

@@ -154,6 +154,31 @@ describe('FichierFs core (no kernel)', () => {
     }
   })
 
+  it('a file whose upload answer was lost is found by a listing and adopted, not sent a second time', async () => {
+    await fs.readdir('/')
+    t.emu.setFaults({ lostAnswerRate: 1 })
+    const before = { ...t.emu.stats().calls }
+    const delta = (path: string) => (t.emu.stats().calls[path] ?? 0) - (before[path] ?? 0)
+    const fh = await fs.create('/lost.txt', 0o644)
+    await fs.write(fh, Buffer.from('stored, but nobody was told'), 0)
+    await fs.release(fh)
+    // The node stored it and cut the connection instead of answering.
+    for (let waited = 0; t.emu.stats().faultsInjected.lostAnswer === 0; waited += 10) {
+      if (waited > 10_000) throw new Error('the upload never reached the node')
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    t.emu.setFaults({ lostAnswerRate: 0 })
+    await fs.uploader.drain()
+    expect(store.allLocalFiles()).toEqual([])
+    expect(t.emu.tree().filter((entry) => entry.path === '/lost.txt')).toHaveLength(1)
+    // One upload; the retry was a listing of / that found the copy (its Whirlpool matched).
+    expect(delta(API_PATHS.getUploadServer)).toBe(1)
+    expect(delta(API_PATHS.folderLs)).toBe(1)
+    const reader = await fs.open('/lost.txt', 0)
+    expect((await fs.read(reader, 100, 0)).toString()).toBe('stored, but nobody was told')
+    await fs.release(reader)
+  })
+
   it('a rename onto its own name costs no call (1fichier would refuse it with #312)', async () => {
     await client.upload(0, [source('same.txt', 'x')])
     await fs.readdir('/')

@@ -9,6 +9,7 @@
 import { closeSync, createReadStream, openSync, statSync } from 'node:fs'
 import { basename } from 'node:path'
 import type { Argv, CommandModule } from 'yargs'
+import { uploadMayHaveArrived } from '../../client/retry.js'
 import { LIMITS } from '../../client/wire.js'
 import type { UploadSource } from '../../client/types.js'
 import { FichfsError } from '../../errors.js'
@@ -79,6 +80,13 @@ export const uploadCommand: CommandModule<object, UploadArgs> = {
         const batch = sources.slice(first, first + LIMITS.maxFilesPerUpload)
         const result = await session.client.upload(folderId, batch, {
           onProgress: (bytes) => progress.update({ done: sentBefore + bytes, total, detail: `${sources.length - first} file(s) left` }),
+        }).catch((error: unknown) => {
+          // The client does not send such a batch again (it could make second copies): say so.
+          if (!uploadMayHaveArrived(error)) throw error
+          throw new FichfsError('FICHFS_UPLOAD_UNCONFIRMED', `1fichier may have stored ${batch.map((source) => source.name).join(', ')}, but never confirmed it: ${(error as Error).message}`, {
+            hint: `Run \`fichfs ls ${located.accountPath}\` before sending them again: 1fichier keeps files of the same name side by side.`,
+            cause: error,
+          })
         })
         sentBefore += batch.reduce((sum, source) => sum + source.size, 0)
         for (const file of result.uploaded) {
