@@ -5,7 +5,8 @@
  *
  *   big     dd conv=fsync of a big file (default 1 GiB) into the mount: fichfs's fsync returns
  *           once the file is on 1fichier, so dd's time is the upload's; vs get_upload_server +
- *           upload.cgi + end.pl by a plain client
+ *           upload.cgi + end.pl by a plain client, and the daemon's client alone (upload-path.js);
+           each stage against its own ceiling (the binding, the page cache, the plain upload)
  *   rsync   rsync -a of 500 small random files into a new folder, until the upload queue is
  *           empty (control socket); API-host calls and upload requests per file
  *   rss     each phase's daemon VmHWM (a fresh daemon per phase), and its VmRSS idle (after the fresh mount
@@ -19,9 +20,10 @@ import { randomInt } from 'node:crypto'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parseSize } from '../../src/cli/config.js'
-import { startEmulator } from '../../src/emulator/index.js'
+import { nodeFlagsOf } from '../../src/cli/launcher.js'
+import { type Emulator, startEmulator } from '../../src/emulator/index.js'
 import {
-  ddBytes, idleRss, isolateRuntimeDir, type Daemon, main, mbps, MIB, probe, progress, q, ratio, round, sh, sleep, startCeiling, startDaemon, statsDelta,
+  BIN, ddBytes, idleRss, isolateRuntimeDir, type Daemon, main, mbps, MIB, probe, progress, q, ratio, round, sh, sleep, startCeiling, startDaemon, statsDelta,
   tempRoot, writeRandomFile,
 } from './harness.js'
 
@@ -58,6 +60,29 @@ async function attempt<T>(label: string, work: () => Promise<T>): Promise<T | { 
 
 const tail = (text: string, lines = 15) => text.trim().split('\n').slice(-lines).join('\n')
 const cpuDelta = (before: number | null, after: number | null) => (before !== null && after !== null ? after - before : null)
+
+/** This process's CPU (the in-process emulator's, mostly) since `start`, in ms. */
+const cpuMsSince = (start: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(start)
+  return round((used.user + used.system) / 1000)
+}
+
+interface UploadPathResult {
+  bytes: number
+  ms: number
+  MBps: number
+  cpuMs: number
+  hashed: boolean
+}
+
+/** upload-path.js in a child process, with the daemon's Node flags (native Whirlpool). */
+async function probeUploadPath(emu: Emulator, file: string, cacheDir: string, timeScale: number): Promise<UploadPathResult> {
+  const script = join(import.meta.dirname, 'upload-path.js')
+  const args = [process.execPath, ...nodeFlagsOf(BIN), script, '--api', emu.apiBase, '--file', file, '--name', 'upload-path.bin', '--cache-dir', cacheDir, '--time-scale', String(timeScale)]
+  const result = await sh(args.map(q).join(' '), { env: { ...process.env, FICHFS_API_KEY: emu.apiKey } })
+  if (result.code !== 0) throw new Error(`upload-path failed (${result.code}): ${result.stderr.slice(-2000)}`)
+  return JSON.parse(result.stdout) as UploadPathResult
+}
 
 /** Poll the queue while `running` lasts; the ms from `start` to the first byte sent, or null. */
 async function watchUploadStart(daemon: Daemon, running: Promise<unknown>, start: number): Promise<number | null> {
@@ -105,9 +130,18 @@ await main('write', async (cleanup) => {
 
   // --- plain HTTP upload, before any daemon shares this IP's flood budget --------------------
   progress('plain HTTP: upload of big.bin')
+  const plainCpu0 = process.cpuUsage()
   const baseline = await probe<UploadResult>(emu, ['upload', '--api', emu.apiBase, '--file', bigPath, '--name', 'baseline.bin'])
+  const plainEmulatorCpuMs = cpuMsSince(plainCpu0)
   const baselineEntry = emu.tree().find((entry) => entry.path === '/baseline.bin')
   if (baselineEntry?.size !== size) throw new Error(`the plain upload stored ${baselineEntry?.size} bytes, expected ${size}`)
+  await sleep(gapMs * 4)
+
+  // --- the daemon's own upload path without FUSE (its client, hashing beside the upload) ----
+  progress('upload path: the daemon\'s client uploads big.bin from the disk (upload-path.js)')
+  const pathCpu0 = process.cpuUsage()
+  const uploadPath = await attempt('upload-path', () => probeUploadPath(emu, bigPath, join(root, 'cache-upload-path'), timeScale))
+  const pathEmulatorCpuMs = cpuMsSince(pathCpu0)
   await sleep(gapMs * 4)
 
   // --- the stages' own ceilings, same run: the binding (writes forgotten), the local disk --
@@ -117,6 +151,10 @@ await main('write', async (cleanup) => {
   await ceilingFs.stop()
   const diskDd = await sh(`dd if=${q(bigPath)} of=${q(join(root, 'disk-copy.bin'))} bs=1M conv=fsync`)
   await sh(`rm -f ${q(join(root, 'disk-copy.bin'))}`)
+  // The spool's own writes, 128 KiB at a time as FUSE hands them over, into the page cache
+  // (the fdatasync comes later, beside the upload): each FUSE write waits for one of them.
+  const pageCacheDd = await sh(`dd if=${q(bigPath)} of=${q(join(root, 'page-cache-copy.bin'))} bs=128K`)
+  await sh(`rm -f ${q(join(root, 'page-cache-copy.bin'))}`)
 
   // --- mount 1: one big file, dd conv=fsync ------------------------------------------------
   const daemon = await startDaemon(emu, cleanup, { root, label: 'big', timeScale, extraArgs: mountArgs })
@@ -153,7 +191,17 @@ await main('write', async (cleanup) => {
     httpMs: baseline.totalMs,
     httpMBps: mbps(size, baseline.totalMs),
     ratio: dd.code === 0 ? ratio(mbps(size, dd.ms), mbps(size, baseline.totalMs)) : null,
-    http: { serverMs: baseline.serverMs, uploadMs: baseline.uploadMs, endMs: baseline.endMs },
+    http: { serverMs: baseline.serverMs, uploadMs: baseline.uploadMs, endMs: baseline.endMs, emulatorCpuMs: plainEmulatorCpuMs },
+    /**
+     * The daemon's client alone (upload-path.js: no FUSE, no spool, the file read from the
+     * disk, its Whirlpool hashed beside the upload as the uploader does), in the same run:
+     * `toHttp` is what the client costs over the plain upload. `emulatorCpuMs` is the
+     * emulator's CPU meanwhile (it runs in this process): beside `http.emulatorCpuMs`, near
+     * each upload's own time when the emulator's receiving (one thread) is what limits both.
+     */
+    uploadPath: 'error' in uploadPath ? uploadPath : {
+      ...uploadPath, emulatorCpuMs: pathEmulatorCpuMs, toHttp: ratio(baseline.totalMs, uploadPath.ms),
+    },
     /**
      * dd's time in its two stages, each against its own ceiling: spooling (until the first
      * upload byte) against the binding alone (`ceiling.fuseMs`), the upload against the plain
@@ -166,12 +214,20 @@ await main('write', async (cleanup) => {
       spoolToCeiling: round(ceilingDd.ms / uploadStartMs, 3),
       uploadMs: round(dd.ms - uploadStartMs),
       uploadToHttp: round(baseline.totalMs / (dd.ms - uploadStartMs), 3),
+      // The mount's upload against the daemon's client alone: what the spool and the uploader add.
+      uploadToPath: 'error' in uploadPath ? null : round(uploadPath.ms / (dd.ms - uploadStartMs), 3),
       boundRatio: round(baseline.totalMs / (ceilingDd.ms + baseline.totalMs), 3),
+      // Each FUSE write waits for the binding and then for the spool's write into the page
+      // cache, one after the other (the kernel sends one file's writes one at a time): the
+      // spooling's own bound is the sum of the two ceilings.
+      spoolBoundMs: pageCacheDd.code === 0 ? round(ceilingDd.ms + pageCacheDd.ms) : null,
+      spoolToBound: pageCacheDd.code === 0 ? round((ceilingDd.ms + pageCacheDd.ms) / uploadStartMs, 3) : null,
     },
     /** Same run: dd conv=fsync into the binding alone (writes forgotten), and onto the cache disk. */
     ceiling: {
       fuseMs: round(ceilingDd.ms), fuseMBps: ceilingDd.code === 0 ? mbps(size, ceilingDd.ms) : null,
       diskMs: round(diskDd.ms), diskMBps: diskDd.code === 0 ? mbps(size, diskDd.ms) : null,
+      pageCacheMs: round(pageCacheDd.ms), pageCacheMBps: pageCacheDd.code === 0 ? mbps(size, pageCacheDd.ms) : null,
     },
     // fsync is meant to return only once the file is on 1fichier: was it there when dd returned?
     storedWhenDdReturned: ddDone?.size === size,
