@@ -41,16 +41,20 @@ export function neverReached(error: unknown): boolean {
   return UNREACHABLE.has(String(cause?.code ?? '')) || UNREACHABLE.has(String(cause?.cause?.code ?? ''))
 }
 
+/** A gateway's answers: the upload node behind it may have had the request all the same. */
+const GATEWAY_STATUSES = new Set([502, 504])
+
 /**
  * A failed upload that may be on 1fichier all the same: the node had the whole body (the
- * connection broke or timed out after its last bytes, or the answer or end.pl's report never
- * came). Sending it again blindly could make a second copy. A failure while the body was still
+ * connection broke or timed out after its last bytes, a gateway answered 502 or 504, or the
+ * answer or end.pl's report never came). Sending it again blindly could make a second copy. A failure while the body was still
  * being sent cannot leave a copy behind: 1fichier stores the files once it has the whole
  * request. An error that does not say (not from Uploads) is taken as one that may have arrived.
  */
 export function uploadMayHaveArrived(error: unknown): boolean {
-  return error instanceof FichierApiError && !neverReached(error) && error.uploadBodyEnded !== false &&
-    ([ApiErrorCodes.network, ApiErrorCodes.timeout, ApiErrorCodes.badResponse, ApiErrorCodes.uploadFailed] as string[]).includes(error.code)
+  if (!(error instanceof FichierApiError) || neverReached(error) || error.uploadBodyEnded === false) return false
+  if (error.code === ApiErrorCodes.http) return error.httpStatus !== undefined && GATEWAY_STATUSES.has(error.httpStatus)
+  return ([ApiErrorCodes.network, ApiErrorCodes.timeout, ApiErrorCodes.badResponse, ApiErrorCodes.uploadFailed] as string[]).includes(error.code)
 }
 
 export interface BackoffOptions {

@@ -29,7 +29,9 @@ export async function handleUpload(ctx: EmulatorContext, req: IncomingMessage, r
   if (req.method !== 'POST') return sendHtml(res, 405, 'Method Not Allowed')
   if (ctx.faults.strikes('errorRate')) {
     await discard(throttled(req, ctx.faults.current.bandwidthBytesPerSec)).catch(() => undefined)
-    return sendInjectedError(ctx, res)
+    // The node's own refusals: a 502 or 504 comes from a gateway, which may have passed the
+    // request on (the client counts the files as possibly stored, retry.ts).
+    return sendInjectedError(ctx, res, ctx.faults.pick([500, 503]))
   }
   const id = url.searchParams.get('id') ?? ''
   if (!ctx.sessions.isUploadIdFresh(id)) return sendHtml(res, 404, 'Invalid upload id')

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { whirlpool } from 'hash-wasm'
 import { FichierClient } from '../../src/client/fichier-client.js'
 import { Pacer } from '../../src/client/pacer.js'
+import { HttpTransport, type HttpRequest, type HttpResponse } from '../../src/client/http.js'
 import { uploadMayHaveArrived } from '../../src/client/retry.js'
 import { API_PATHS } from '../../src/client/wire.js'
 import { startTestEmulator } from '../emulator/helpers.js'
@@ -160,6 +161,31 @@ describe('pacer (pure, fake clock)', () => {
       expect(uploadMayHaveArrived(outcome)).toBe(true)
       expect(t.emu.stats().faultsInjected.lostAnswer).toBe(1)
       expect(t.emu.tree().filter((entry) => entry.path === '/lost.bin')).toHaveLength(1)
+      await client.close()
+    } finally {
+      await t.dispose()
+    }
+  })
+
+  it('a gateway answering 502 after the last byte is not sent to again: the node behind it may have stored the files', async () => {
+    const t = await startTestEmulator()
+    try {
+      // A gateway in front of the node: the request goes through (the node stores the file),
+      // the gateway answers 502 instead of the node's 302.
+      class Gateway extends HttpTransport {
+        override async send(req: HttpRequest): Promise<HttpResponse> {
+          const response = await super.send(req)
+          if (req.label !== 'upload') return response
+          await response.dump()
+          return { ...response, status: 502, text: async () => '<html><body>502 Bad Gateway</body></html>' }
+        }
+      }
+      const client = testClient(t.emu, { client: { http: new Gateway(), uploadAttempts: 4 } })
+      const outcome = await client.upload(0, [source('gateway.bin', randomBytes(200_000))]).then(() => undefined, (error: unknown) => error)
+      expect(outcome).toMatchObject({ code: 'FICHFS_HTTP', httpStatus: 502, uploadBodyEnded: true })
+      expect(uploadMayHaveArrived(outcome)).toBe(true)
+      expect(t.emu.stats().calls[API_PATHS.getUploadServer]).toBe(1)
+      expect(t.emu.tree().filter((entry) => entry.path === '/gateway.bin')).toHaveLength(1)
       await client.close()
     } finally {
       await t.dispose()
