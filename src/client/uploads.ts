@@ -161,7 +161,11 @@ export class Uploads {
     const unused = [...links]
     const corrupt: string[] = []
     for (const [index, source] of sources.entries()) {
-      const local = await hashes[index]
+      // 1fichier may have the file whatever our hashing did: a failure here is one after the
+      // last byte (the uploader looks for the copy before sending it again), never a plain error.
+      const local = await (hashes[index] as Promise<string>).catch((error: unknown) => {
+        throw new FichierApiError(ApiErrorCodes.uploadFailed, `could not hash ${source.name} to check what 1fichier stored: ${(error as Error).message}`, { endpoint: 'end.pl', cause: error })
+      })
       const byName = unused.findIndex((link) => link.filename === names[index] && (link.size === undefined || link.size === source.size))
       // An HTML report may lack names: fall back to the order of the links.
       const at = byName >= 0 ? byName : (links.every((link) => link.filename === undefined) ? 0 : -1)

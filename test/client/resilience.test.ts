@@ -192,6 +192,24 @@ describe('pacer (pure, fake clock)', () => {
     }
   })
 
+  it('a local hash that fails after 1fichier took the file is an upload that may have arrived, not a plain error', async () => {
+    const t = await startTestEmulator()
+    try {
+      const client = testClient(t.emu)
+      const hashFailed = Promise.reject(new Error('the hashing thread died'))
+      hashFailed.catch(() => undefined)
+      const outcome = await client.upload(0, [{ ...source('unhashed.bin', randomBytes(100_000)), whirlpool: hashFailed }]).then(() => undefined, (error: unknown) => error)
+      expect(outcome).toMatchObject({ code: 'FICHFS_UPLOAD_FAILED', endpoint: 'end.pl', uploadBodyEnded: true })
+      expect(String((outcome as Error).message)).toContain('the hashing thread died')
+      expect(uploadMayHaveArrived(outcome)).toBe(true)
+      expect(t.emu.stats().calls[API_PATHS.getUploadServer]).toBe(1)
+      expect(t.emu.tree().filter((entry) => entry.path === '/unhashed.bin')).toHaveLength(1)
+      await client.close()
+    } finally {
+      await t.dispose()
+    }
+  })
+
   it('an upload cut mid-body is sent again on a fresh node: nothing of it can be on 1fichier', async () => {
     const t = await startTestEmulator({ faults: { uploadResetRate: 1 } })
     try {
