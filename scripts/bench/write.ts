@@ -6,7 +6,7 @@
  *   big     dd conv=fsync of a big file (default 1 GiB) into the mount: fichfs's fsync returns
  *           once the file is on 1fichier, so dd's time is the upload's; vs get_upload_server +
  *           upload.cgi + end.pl by a plain client, and the daemon's client alone (upload-path.js);
-           each stage against its own ceiling (the binding, the page cache, the plain upload)
+ *           each stage against its own ceiling (the binding, the page cache, the plain upload)
  *   rsync   rsync -a of 500 small random files into a new folder, until the upload queue is
  *           empty (control socket); API-host calls and upload requests per file
  *   rss     each phase's daemon VmHWM (a fresh daemon per phase), and its VmRSS idle (after the fresh mount

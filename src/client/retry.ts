@@ -46,10 +46,11 @@ const GATEWAY_STATUSES = new Set([502, 504])
 
 /**
  * A failed upload that may be on 1fichier all the same: the node had the whole body (the
- * connection broke or timed out after its last bytes, a gateway answered 502 or 504, or the
- * answer or end.pl's report never came). Sending it again blindly could make a second copy. A failure while the body was still
- * being sent cannot leave a copy behind: 1fichier stores the files once it has the whole
- * request. An error that does not say (not from Uploads) is taken as one that may have arrived.
+ * connection broke or timed out after its last bytes, a gateway answered 502 or 504, the
+ * answer or end.pl's report never came, or the report could not be checked). Sending it again
+ * blindly could make a second copy. A failure while the body was still being sent cannot leave
+ * a copy behind: 1fichier stores the files once it has the whole request. An error that does
+ * not say where it happened (`uploadBodyEnded` unset) is taken as one that may have arrived.
  */
 export function uploadMayHaveArrived(error: unknown): boolean {
   if (!(error instanceof FichierApiError) || neverReached(error) || error.uploadBodyEnded === false) return false

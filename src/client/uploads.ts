@@ -44,8 +44,9 @@ export class Uploads {
    * Upload files into a folder in one request (get_upload_server, upload.cgi, end.pl). Failed
    * attempts that cannot have left a copy on 1fichier (a 5xx answer, a reset or a stall before
    * the body's last bytes, no upload node) are retried on a fresh upload node. A failure after
-   * the last bytes (no answer, no report) is not: the files may be there, and only the caller
-   * can look for them before sending them again (the uploader lists the folder). Files the
+   * the last bytes (retry.ts uploadMayHaveArrived: no answer, a gateway's 502 or 504, no
+   * report) is not: the files may be there, and only the caller can look for them before
+   * sending them again (the uploader lists the folder). Files the
    * service did not confirm are returned in `failed`, never in `uploaded`.
    */
   async upload(folderId: number, sources: UploadSource[], options: { onProgress?: (bytesSent: number) => void; signal?: AbortSignal } = {}): Promise<UploadResult> {

@@ -10,7 +10,7 @@ import { Pacer } from '../../src/client/pacer.js'
 import { HttpTransport, type HttpRequest, type HttpResponse } from '../../src/client/http.js'
 import { uploadMayHaveArrived } from '../../src/client/retry.js'
 import { API_PATHS } from '../../src/client/wire.js'
-import { startTestEmulator } from '../emulator/helpers.js'
+import { startTestEmulator, type TestEmulator } from '../emulator/helpers.js'
 import { captureLog, collect, testClient } from '../support/client.js'
 
 // Rate limits time-scaled x5: enough to keep tests short, while the pacer's margin under the
@@ -123,6 +123,107 @@ describe('faults: 10% 5xx, mid-body resets, end.pl answering HTML', () => {
   })
 })
 
+describe('failed uploads: sent again by the client only when no copy can be on 1fichier', () => {
+  type Faults = NonNullable<Parameters<typeof startTestEmulator>[0]>['faults']
+  type ClientOptions = NonNullable<Parameters<typeof testClient>[1]>['client']
+
+  /** An emulator with `faults` and a client with `client` options, both closed afterwards. */
+  async function withClient(faults: Faults, client: ClientOptions, body: (t: TestEmulator, client: FichierClient) => Promise<void>): Promise<void> {
+    const t = await startTestEmulator({ faults })
+    try {
+      const c = testClient(t.emu, { client })
+      await body(t, c)
+      await c.close()
+    } finally {
+      await t.dispose()
+    }
+  }
+  /** What the upload rejected with (undefined if it succeeded). */
+  const failureOf = (upload: Promise<unknown>) => upload.then(() => undefined, (error: unknown) => error)
+  const copies = (t: TestEmulator, path: string) => t.emu.tree().filter((entry) => entry.path === path)
+
+  it('an upload node that stays silent after the whole body is given up after uploadSilenceMs, and not sent to again', () =>
+    withClient({ latencyMs: 1500 }, { uploadSilenceMs: 300, uploadAttempts: 2 }, async (t, client) => {
+      const started = Date.now()
+      const outcome = await failureOf(client.upload(0, [source('stall.txt', Buffer.from('stall'))]))
+      expect(outcome).toMatchObject({ code: 'FICHFS_TIMEOUT', uploadBodyEnded: true })
+      // The node had every byte: the file may be there, and only a listing can tell (the
+      // uploader's), so the client does not send it again (it would make a second copy).
+      expect(uploadMayHaveArrived(outcome)).toBe(true)
+      expect(Date.now() - started).toBeLessThan(10_000)
+      expect(t.emu.stats().calls[API_PATHS.getUploadServer]).toBe(1)
+    }))
+
+  it('an upload whose answer is lost after the node stored it is not sent again: one copy, not one per attempt', () =>
+    withClient({ lostAnswerRate: 1 }, { uploadAttempts: 4 }, async (t, client) => {
+      const outcome = await failureOf(client.upload(0, [source('lost.bin', randomBytes(300_000))]))
+      expect(outcome).toMatchObject({ code: 'FICHFS_NETWORK', uploadBodyEnded: true })
+      expect(uploadMayHaveArrived(outcome)).toBe(true)
+      expect(t.emu.stats().faultsInjected.lostAnswer).toBe(1)
+      expect(copies(t, '/lost.bin')).toHaveLength(1)
+    }))
+
+  // A gateway in front of the node: the request goes through (the node stores the file), the
+  // gateway answers 502 instead of the node's 302.
+  class Gateway extends HttpTransport {
+    override async send(req: HttpRequest): Promise<HttpResponse> {
+      const response = await super.send(req)
+      if (req.label !== 'upload') return response
+      await response.dump()
+      return { ...response, status: 502, text: async () => '<html><body>502 Bad Gateway</body></html>' }
+    }
+  }
+
+  it('a gateway answering 502 after the last byte is not sent to again: the node behind it may have stored the files', () =>
+    withClient(undefined, { http: new Gateway(), uploadAttempts: 4 }, async (t, client) => {
+      const outcome = await failureOf(client.upload(0, [source('gateway.bin', randomBytes(200_000))]))
+      expect(outcome).toMatchObject({ code: 'FICHFS_HTTP', httpStatus: 502, uploadBodyEnded: true })
+      expect(uploadMayHaveArrived(outcome)).toBe(true)
+      expect(t.emu.stats().calls[API_PATHS.getUploadServer]).toBe(1)
+      expect(copies(t, '/gateway.bin')).toHaveLength(1)
+    }))
+
+  it('a local hash that fails after 1fichier took the file is an upload that may have arrived, not a plain error', () =>
+    withClient(undefined, undefined, async (t, client) => {
+      const hashFailed = Promise.reject(new Error('the hashing thread died'))
+      hashFailed.catch(() => undefined)
+      const outcome = await failureOf(client.upload(0, [{ ...source('unhashed.bin', randomBytes(100_000)), whirlpool: hashFailed }]))
+      expect(outcome).toMatchObject({ code: 'FICHFS_UPLOAD_FAILED', endpoint: 'end.pl', uploadBodyEnded: true })
+      expect(String((outcome as Error).message)).toContain('the hashing thread died')
+      expect(uploadMayHaveArrived(outcome)).toBe(true)
+      expect(t.emu.stats().calls[API_PATHS.getUploadServer]).toBe(1)
+      expect(copies(t, '/unhashed.bin')).toHaveLength(1)
+    }))
+
+  it('an upload cut mid-body is sent again on a fresh node: nothing of it can be on 1fichier', () =>
+    withClient({ uploadResetRate: 1 }, { uploadAttempts: 3 }, async (t, client) => {
+      const data = randomBytes(32 << 20)
+      const outcome = await failureOf(client.upload(0, [source('cut.bin', data)]))
+      expect(outcome).toMatchObject({ code: 'FICHFS_NETWORK', uploadBodyEnded: false })
+      expect(uploadMayHaveArrived(outcome)).toBe(false)
+      expect(t.emu.stats().calls[API_PATHS.getUploadServer]).toBe(3)
+      expect(t.emu.stats().faultsInjected.uploadReset).toBe(3)
+      // Once the node stops cutting, the next attempt stores the one copy.
+      t.emu.setFaults({ uploadResetRate: 0 })
+      const { uploaded } = await client.upload(0, [source('cut.bin', data)])
+      expect(uploaded).toHaveLength(1)
+      expect(copies(t, '/cut.bin')).toHaveLength(1)
+    }))
+
+  it('an upload that may have arrived, then could not reach the service at all, reports the failure after which it may have arrived', () =>
+    withClient({ latencyMs: 1500 }, { uploadSilenceMs: 300, uploadAttempts: 4, uploadRetryDelayMs: 50 }, async (t, client) => {
+      // The first attempt's POST is under way (the node may keep the file) when the service goes.
+      const gone = new Promise<void>((resolve) => setTimeout(() => void t.emu.close().then(resolve), 2300))
+      const outcome = await failureOf(client.upload(0, [source('gone.txt', Buffer.from('gone'))]))
+      await gone
+      // Not the last attempt's ECONNREFUSED (an outage, where nothing arrived): the uploader
+      // looks for an arrived copy before sending the file again only after such a failure.
+      expect(outcome).toMatchObject({ endpoint: 'upload' })
+      expect(['FICHFS_NETWORK', 'FICHFS_TIMEOUT']).toContain((outcome as { code?: string }).code)
+      expect(String((outcome as Error).message)).not.toMatch(/ECONNREFUSED/)
+    }))
+})
+
 describe('pacer (pure, fake clock)', () => {
   function fakeTime() {
     let now = 0
@@ -133,122 +234,6 @@ describe('pacer (pure, fake clock)', () => {
       },
     }
   }
-
-  it('an upload node that stays silent after the whole body is given up after uploadSilenceMs, and not sent to again', async () => {
-    const t = await startTestEmulator({ faults: { latencyMs: 1500 } })
-    try {
-      const client = testClient(t.emu, { client: { uploadSilenceMs: 300, uploadAttempts: 2 } })
-      const started = Date.now()
-      const outcome = await client.upload(0, [source('stall.txt', Buffer.from('stall'))]).then(() => undefined, (error: unknown) => error)
-      expect(outcome).toMatchObject({ code: 'FICHFS_TIMEOUT', uploadBodyEnded: true })
-      // The node had every byte: the file may be there, and only a listing can tell (the
-      // uploader's), so the client does not send it again (it would make a second copy).
-      expect(uploadMayHaveArrived(outcome)).toBe(true)
-      expect(Date.now() - started).toBeLessThan(10_000)
-      expect(t.emu.stats().calls[API_PATHS.getUploadServer]).toBe(1)
-      await client.close()
-    } finally {
-      await t.dispose()
-    }
-  })
-
-  it('an upload whose answer is lost after the node stored it is not sent again: one copy, not one per attempt', async () => {
-    const t = await startTestEmulator({ faults: { lostAnswerRate: 1 } })
-    try {
-      const client = testClient(t.emu, { client: { uploadAttempts: 4 } })
-      const outcome = await client.upload(0, [source('lost.bin', randomBytes(300_000))]).then(() => undefined, (error: unknown) => error)
-      expect(outcome).toMatchObject({ code: 'FICHFS_NETWORK', uploadBodyEnded: true })
-      expect(uploadMayHaveArrived(outcome)).toBe(true)
-      expect(t.emu.stats().faultsInjected.lostAnswer).toBe(1)
-      expect(t.emu.tree().filter((entry) => entry.path === '/lost.bin')).toHaveLength(1)
-      await client.close()
-    } finally {
-      await t.dispose()
-    }
-  })
-
-  it('a gateway answering 502 after the last byte is not sent to again: the node behind it may have stored the files', async () => {
-    const t = await startTestEmulator()
-    try {
-      // A gateway in front of the node: the request goes through (the node stores the file),
-      // the gateway answers 502 instead of the node's 302.
-      class Gateway extends HttpTransport {
-        override async send(req: HttpRequest): Promise<HttpResponse> {
-          const response = await super.send(req)
-          if (req.label !== 'upload') return response
-          await response.dump()
-          return { ...response, status: 502, text: async () => '<html><body>502 Bad Gateway</body></html>' }
-        }
-      }
-      const client = testClient(t.emu, { client: { http: new Gateway(), uploadAttempts: 4 } })
-      const outcome = await client.upload(0, [source('gateway.bin', randomBytes(200_000))]).then(() => undefined, (error: unknown) => error)
-      expect(outcome).toMatchObject({ code: 'FICHFS_HTTP', httpStatus: 502, uploadBodyEnded: true })
-      expect(uploadMayHaveArrived(outcome)).toBe(true)
-      expect(t.emu.stats().calls[API_PATHS.getUploadServer]).toBe(1)
-      expect(t.emu.tree().filter((entry) => entry.path === '/gateway.bin')).toHaveLength(1)
-      await client.close()
-    } finally {
-      await t.dispose()
-    }
-  })
-
-  it('a local hash that fails after 1fichier took the file is an upload that may have arrived, not a plain error', async () => {
-    const t = await startTestEmulator()
-    try {
-      const client = testClient(t.emu)
-      const hashFailed = Promise.reject(new Error('the hashing thread died'))
-      hashFailed.catch(() => undefined)
-      const outcome = await client.upload(0, [{ ...source('unhashed.bin', randomBytes(100_000)), whirlpool: hashFailed }]).then(() => undefined, (error: unknown) => error)
-      expect(outcome).toMatchObject({ code: 'FICHFS_UPLOAD_FAILED', endpoint: 'end.pl', uploadBodyEnded: true })
-      expect(String((outcome as Error).message)).toContain('the hashing thread died')
-      expect(uploadMayHaveArrived(outcome)).toBe(true)
-      expect(t.emu.stats().calls[API_PATHS.getUploadServer]).toBe(1)
-      expect(t.emu.tree().filter((entry) => entry.path === '/unhashed.bin')).toHaveLength(1)
-      await client.close()
-    } finally {
-      await t.dispose()
-    }
-  })
-
-  it('an upload cut mid-body is sent again on a fresh node: nothing of it can be on 1fichier', async () => {
-    const t = await startTestEmulator({ faults: { uploadResetRate: 1 } })
-    try {
-      const client = testClient(t.emu, { client: { uploadAttempts: 3 } })
-      const data = randomBytes(32 << 20)
-      const outcome = await client.upload(0, [source('cut.bin', data)]).then(() => undefined, (error: unknown) => error)
-      expect(outcome).toMatchObject({ code: 'FICHFS_NETWORK', uploadBodyEnded: false })
-      expect(uploadMayHaveArrived(outcome)).toBe(false)
-      expect(t.emu.stats().calls[API_PATHS.getUploadServer]).toBe(3)
-      expect(t.emu.stats().faultsInjected.uploadReset).toBe(3)
-      // Once the node stops cutting, the next attempt stores the one copy.
-      t.emu.setFaults({ uploadResetRate: 0 })
-      const { uploaded } = await client.upload(0, [source('cut.bin', data)])
-      expect(uploaded).toHaveLength(1)
-      expect(t.emu.tree().filter((entry) => entry.path === '/cut.bin')).toHaveLength(1)
-      await client.close()
-    } finally {
-      await t.dispose()
-    }
-  })
-
-  it('an upload that may have arrived, then could not reach the service at all, reports the failure after which it may have arrived', async () => {
-    const t = await startTestEmulator({ faults: { latencyMs: 1500 } })
-    try {
-      const client = testClient(t.emu, { client: { uploadSilenceMs: 300, uploadAttempts: 4, uploadRetryDelayMs: 50 } })
-      // The first attempt's POST is under way (the node may keep the file) when the service goes.
-      const gone = new Promise<void>((resolve) => setTimeout(() => void t.emu.close().then(resolve), 2300))
-      const outcome = await client.upload(0, [source('gone.txt', Buffer.from('gone'))]).then(() => undefined, (error: unknown) => error)
-      await gone
-      // Not the last attempt's ECONNREFUSED (an outage, where nothing arrived): the uploader
-      // looks for an arrived copy before sending the file again only after such a failure.
-      expect(outcome).toMatchObject({ endpoint: 'upload' })
-      expect(['FICHFS_NETWORK', 'FICHFS_TIMEOUT']).toContain((outcome as { code?: string }).code)
-      expect(String((outcome as Error).message)).not.toMatch(/ECONNREFUSED/)
-      await client.close()
-    } finally {
-      await t.dispose()
-    }
-  })
 
   it('spaces calls by the minimum interval and gates listings per folder', async () => {
     const time = fakeTime()
