@@ -358,9 +358,14 @@ export class RemoteReader {
       stream.passed = last + 1
     }
     if (sequential && !stream.striped && waitedOn.some((lane) => this.starved(lane))) this.stripe(file, stream)
-    await this.keepCurrent(file, first, parts)
-    // From here to `use` returning, nothing awaits: no block can be dropped and its buffer
-    // reused under the slices.
+    // The last check of the blocks and their slicing below run in one synchronous step: any
+    // await between them (even of a settled promise) would let a download's microtasks drop a
+    // block and hand its buffer to another under the slices.
+    for (let tries = 0; ; tries++) {
+      const stale = parts.findIndex((block) => !this.cache.pool.current(block))
+      if (stale < 0) break
+      await this.readAgain(file, first, parts, stale, tries)
+    }
     const out: Buffer[] = []
     let position = first * size
     for (const block of parts) {
@@ -374,22 +379,17 @@ export class RemoteReader {
   }
 
   /**
-   * Blocks of this read that the cache dropped, and whose buffers went to other blocks, while
-   * it waited (for its other blocks, or a promise to settle) are looked up again, as copies
+   * A block of this read that the cache dropped, and whose buffer went to another block, while
+   * the read waited (for its other blocks, or a promise to settle) is looked up again, as a copy
    * that cannot go stale. Rare: the blocks a reader has not read past are kept for it; a memory
    * cache smaller than one read's blocks makes it happen on every read, and still reads right.
    */
-  private async keepCurrent(file: RemoteFileRef, first: number, parts: Block[]): Promise<void> {
-    const pool = this.cache.pool
-    for (let tries = 0; ; tries++) {
-      const stale = parts.findIndex((block) => !pool.current(block))
-      if (stale < 0) return
-      if (tries >= 2 * parts.length + 4) throw fsError('EIO', `block ${first + stale} of a file kept being dropped from the memory cache before it could be read`)
-      this.counters.staleBlocks++
-      const again = await (this.blocks(file, first + stale, first + stale, { persist: false, countFrom: Infinity, waitedOn: [] })[0] as Promise<Block>)
-      // Copied in the same step as the check: the copy is this read's own.
-      if (pool.current(again)) parts[stale] = [Buffer.concat(again)]
-    }
+  private async readAgain(file: RemoteFileRef, first: number, parts: Block[], stale: number, tries: number): Promise<void> {
+    if (tries >= 2 * parts.length + 4) throw fsError('EIO', `block ${first + stale} of a file kept being dropped from the memory cache before it could be read`)
+    this.counters.staleBlocks++
+    const again = await (this.blocks(file, first + stale, first + stale, { persist: false, countFrom: Infinity, waitedOn: [] })[0] as Promise<Block>)
+    // Copied in the same step as the check: the copy is this read's own.
+    if (this.cache.pool.current(again)) parts[stale] = [Buffer.concat(again)]
   }
 
   /** A striped stream's window is twice as long: its lanes deliver out of order. */
