@@ -7,9 +7,11 @@
  *   flight are awaited, never fetched twice.
  * - A sequential reader gets lanes: a lane is one GET over a run of blocks, consumed with
  *   backpressure (it stops pulling the body when it is `windowBlocks` ahead of the reader, or
- *   when all read-ahead not read yet reaches the byte budget, so TCP holds the rest). The first
- *   lanes' spans grow with the window (2 windows) and then run to the end of the file: one
- *   long GET per stream, so no request latency between parts and no byte fetched twice.
+ *   when all read-ahead not read yet reaches the byte budget, so TCP holds the rest). A lane's
+ *   span is 2 windows (growing with the window, then 2 full windows), and no byte is fetched
+ *   twice. Once a stream reads at its full window, its next lane sends its GET a window early
+ *   and waits on the first chunk: the request's latency passes while the reader reads the
+ *   window before it, instead of stalling the reader at every span.
  * - Starved (a lane delivers under `starvedBytesPerSec`, e.g. a service that caps each
  *   connection): the stream stripes what follows into spans of `stripeBlocks`, each on its own
  *   lane, up to `maxLanesPerStream` at once within the window.
@@ -226,6 +228,20 @@ function blocksOfBody(chunks: AsyncIterable<Buffer>, at: { start: number; firstI
     }
   }
   return { blocks: blocks(), offset: () => offset }
+}
+
+/** A body whose first chunk was already taken from `rest`, whole again. */
+function replaying(head: IteratorResult<Buffer>, rest: AsyncIterator<Buffer>): AsyncIterable<Buffer> {
+  let pending: IteratorResult<Buffer> | undefined = head
+  const iterator: AsyncIterator<Buffer> = {
+    next: () => {
+      const first = pending
+      pending = undefined
+      return first ? Promise.resolve(first) : rest.next()
+    },
+    return: (value?: unknown) => rest.return?.(value) ?? Promise.resolve({ done: true, value: undefined }),
+  }
+  return { [Symbol.asyncIterator]: () => iterator }
 }
 
 function deferred(): Deferred {
@@ -538,7 +554,7 @@ export class RemoteReader {
     if (stream.claimed <= stream.readBlock) stream.claimed = stream.readBlock + 1
     while (stream.lanes.size < limit) {
       while (stream.claimed <= lastBlock && this.known(file, stream.claimed)) stream.claimed++
-      if (stream.claimed > lastBlock || stream.claimed > stream.readBlock + this.window(stream)) return
+      if (stream.claimed > lastBlock || stream.claimed > stream.readBlock + this.openAhead(stream)) return
       if (!this.tryAcquire()) return
       this.startLane(file, stream, stream.claimed, { demandUpTo: -1, haveSlot: true })
     }
@@ -554,6 +570,17 @@ export class RemoteReader {
     // (Each stream also holds the block it is reading.)
     const share = Math.floor(this.options.prefetchBudgetBytes / this.options.blockSize / sharing) - 1
     return Math.max(1, Math.min(stream.windowBlocks, share))
+  }
+
+  /**
+   * How far ahead of the reader a new lane may open its GET (its blocks still wait for the
+   * window): a window further once the stream reads at its full window, so that the GET's
+   * latency passes while the reader reads the window before it. Streams still probing (a
+   * small window) and striped ones open lanes within their window only.
+   */
+  private openAhead(stream: ReadStream): number {
+    const window = this.window(stream)
+    return !stream.striped && stream.windowBlocks >= this.maxWindow(stream) ? 2 * window : window
   }
 
   private laneLimit(stream: ReadStream): number {
@@ -598,6 +625,7 @@ export class RemoteReader {
     const lastBlock = Math.floor((file.size - 1) / size)
     const persistBlock = (index: number) => index < this.options.edgeBlocks || index > lastBlock - this.options.edgeBlocks
     let slot = haveSlot
+    let opened: AsyncIterator<Buffer> | undefined
     this.controllers.add(lane.controller)
     try {
       if (!slot) await this.acquire()
@@ -606,9 +634,14 @@ export class RemoteReader {
       const spanStart = lane.next * size
       const spanEnd = Math.min(file.size, lane.end * size) // exclusive; a cut only lowers it
       const endByte = () => Math.min(file.size, lane.end * size)
+      // The GET goes out before the window admits the lane's first block, and the lane waits
+      // on its first chunk (TCP holds the rest): a new GET's latency passes while the reader
+      // is still reading the blocks before it (pump opens lanes a window early for that).
+      opened = this.source.readRange(file.url, spanStart, spanEnd - 1, { signal: lane.controller.signal, password: file.password })[Symbol.asyncIterator]()
+      const head = await opened.next()
       if (!this.admit(lane)) await this.holdBack(lane)
-      const body = this.source.readRange(file.url, spanStart, spanEnd - 1, { signal: lane.controller.signal, password: file.password })
-      const { blocks } = blocksOfBody(body, {
+      if (lane.controller.signal.aborted) throw fsError('EIO', 'read-ahead stopped')
+      const { blocks } = blocksOfBody(replaying(head, opened), {
         start: spanStart, firstIndex: lane.next, blockSize: size, fileSize: file.size, pool: this.cache.pool, end: endByte,
         onChunk: (chunk) => {
           lane.firstByteAt ??= performance.now()
@@ -629,6 +662,8 @@ export class RemoteReader {
     } catch (error) {
       this.failLane(lane, error)
     } finally {
+      // (A body given up before blocksOfBody took it is closed here: its socket goes back.)
+      void opened?.return?.().catch(() => undefined)
       this.controllers.delete(lane.controller)
       this.held.delete(lane)
       stream.lanes.delete(lane)

@@ -72,6 +72,29 @@ describe('RemoteReader', () => {
     expect(peakAhead).toBeLessThanOrEqual((8 + 1) * BLOCK)
   })
 
+  it('at its full window, a stream opens its next GET a window early: the latency of the GET passes while the window before it is read', async () => {
+    const data = randomBytes(64 * BLOCK + 100)
+    const { reader, ranges, ref } = setup({ maxWindowBlocks: 8, prefetchBudgetBytes: 1 << 20, starvedBytesPerSec: 0 }, { a: data })
+    let peakAhead = 0
+    const file = ref('a')
+    const stream = reader.newStream()
+    const parts: Buffer[] = []
+    for (let offset = 0; offset < file.size; offset += 256) {
+      readingAt = offset
+      parts.push(await reader.read(file, stream, offset, 256))
+      peakAhead = Math.max(peakAhead, reader.stats().readAheadBytes)
+    }
+    expect(Buffer.concat(parts).equals(data)).toBe(true)
+    expect(reader.stats().bytesFetched).toBe(data.length)
+    // How far ahead of the block being read each GET went out: within the window while it
+    // grows (1, 2, 4 blocks: a probe of a file's head opens nothing far ahead), then 2 windows
+    // (16 blocks) once it is full, where a lane opened within the window would lead by 8 at most.
+    const leads = ranges.map((range) => range.start / BLOCK - Math.floor(range.readingAt / BLOCK))
+    expect(leads).toEqual([0, 1, 4, 11, 16, 16, 16])
+    // Opened early, a lane still pulls its blocks within the window only.
+    expect(peakAhead).toBeLessThanOrEqual((8 + 1) * BLOCK)
+  })
+
   it('a handle reading a block of a lane another handle just cancelled (it sought back) gets the bytes, not an error', async () => {
     const data = randomBytes(64 * BLOCK)
     const source: DownloadSource = {
