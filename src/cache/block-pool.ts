@@ -38,7 +38,7 @@ export class BlockPool {
   constructor(
     readonly blockSize: number,
     /** Free buffers kept for reuse (a burst of evictions); beyond, they are left to the GC. */
-    private readonly keepFree = 16,
+    private readonly keepFree = 8,
   ) {}
 
   /** A buffer of `blockSize` bytes (contents undefined), from the free list or new. */
