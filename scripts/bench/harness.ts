@@ -245,6 +245,9 @@ export async function idleRss(daemon: Daemon): Promise<{ atMount: number | undef
 }
 
 /** CPU time (user + system) a process has used so far, in ms; /proc/PID/stat counts in 1/100 s. */
+/** after - before, or null when either reading failed. */
+export const cpuDelta = (before: number | null, after: number | null) => (before !== null && after !== null ? after - before : null)
+
 export function cpuMsOf(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')

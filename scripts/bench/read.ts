@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util'
 import { parseSize } from '../../src/cli/config.js'
 import { startEmulator, type Emulator, type EmulatorStats } from '../../src/emulator/index.js'
 import {
-  cpuMsOf, ddBytes, fileUrl, idleRss, isolateRuntimeDir, main, mbps, MIB, mustSh, probe, progress, q, ratio, round, sh, sleep, startCeiling, startDaemon,
+  cpuDelta, cpuMsOf, ddBytes, fileUrl, idleRss, isolateRuntimeDir, main, mbps, MIB, mustSh, probe, progress, q, ratio, round, sh, sleep, startCeiling, startDaemon,
   statsDelta, tempRoot, writeRandomFile,
 } from './harness.js'
 
@@ -54,7 +54,6 @@ interface GetResult {
 }
 
 const pad = (n: number) => String(n).padStart(2, '0')
-const cpuDelta = (before: number | null, after: number | null) => (before !== null && after !== null ? after - before : null)
 
 await main('read', async (cleanup) => {
   const size = parseSize(opts.size)

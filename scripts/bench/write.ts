@@ -23,7 +23,7 @@ import { parseSize } from '../../src/cli/config.js'
 import { nodeFlagsOf } from '../../src/cli/launcher.js'
 import { type Emulator, startEmulator } from '../../src/emulator/index.js'
 import {
-  BIN, ddBytes, idleRss, isolateRuntimeDir, type Daemon, main, mbps, MIB, probe, progress, q, ratio, round, sh, sleep, startCeiling, startDaemon, statsDelta,
+  BIN, cpuDelta, cpuMsOf, ddBytes, idleRss, isolateRuntimeDir, type Daemon, main, mbps, MIB, probe, progress, q, ratio, round, sh, sleep, startCeiling, startDaemon, statsDelta,
   tempRoot, writeRandomFile,
 } from './harness.js'
 
@@ -59,13 +59,6 @@ async function attempt<T>(label: string, work: () => Promise<T>): Promise<T | { 
 }
 
 const tail = (text: string, lines = 15) => text.trim().split('\n').slice(-lines).join('\n')
-const cpuDelta = (before: number | null, after: number | null) => (before !== null && after !== null ? after - before : null)
-
-/** This process's CPU (the in-process emulator's, mostly) since `start`, in ms. */
-const cpuMsSince = (start: NodeJS.CpuUsage) => {
-  const used = process.cpuUsage(start)
-  return round((used.user + used.system) / 1000)
-}
 
 interface UploadPathResult {
   bytes: number
@@ -130,18 +123,19 @@ await main('write', async (cleanup) => {
 
   // --- plain HTTP upload, before any daemon shares this IP's flood budget --------------------
   progress('plain HTTP: upload of big.bin')
-  const plainCpu0 = process.cpuUsage()
+  // (This process's CPU is the in-process emulator's, mostly.)
+  const plainCpu0 = cpuMsOf(process.pid)
   const baseline = await probe<UploadResult>(emu, ['upload', '--api', emu.apiBase, '--file', bigPath, '--name', 'baseline.bin'])
-  const plainEmulatorCpuMs = cpuMsSince(plainCpu0)
+  const plainEmulatorCpuMs = cpuDelta(plainCpu0, cpuMsOf(process.pid))
   const baselineEntry = emu.tree().find((entry) => entry.path === '/baseline.bin')
   if (baselineEntry?.size !== size) throw new Error(`the plain upload stored ${baselineEntry?.size} bytes, expected ${size}`)
   await sleep(gapMs * 4)
 
   // --- the daemon's own upload path without FUSE (its client, hashing beside the upload) ----
   progress('upload path: the daemon\'s client uploads big.bin from the disk (upload-path.js)')
-  const pathCpu0 = process.cpuUsage()
+  const pathCpu0 = cpuMsOf(process.pid)
   const uploadPath = await attempt('upload-path', () => probeUploadPath(emu, bigPath, join(root, 'cache-upload-path'), timeScale))
-  const pathEmulatorCpuMs = cpuMsSince(pathCpu0)
+  const pathEmulatorCpuMs = cpuDelta(pathCpu0, cpuMsOf(process.pid))
   await sleep(gapMs * 4)
 
   // --- the stages' own ceilings, same run: the binding (writes forgotten), the local disk --
